@@ -1,0 +1,266 @@
+"""Participant-facing records: studies, participants, interviews, messages, values cards."""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+
+def new_participant_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Study(models.Model):
+    class State(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    slug = models.SlugField(unique=True)
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    consent_text = models.TextField(
+        blank=True,
+        help_text="Shown on the landing page; the participant must agree before starting.",
+    )
+    state = models.CharField(max_length=10, choices=State.choices, default=State.DRAFT)
+    llm_model = models.CharField(
+        max_length=100, blank=True, help_text="Empty: the LLM_MODEL setting."
+    )
+    ask_demographics = models.BooleanField(default=True)
+    completion_url = models.URLField(
+        blank=True,
+        help_text="Where recruited participants go at the end, e.g. Prolific's completion URL.",
+    )
+    completion_code = models.CharField(max_length=64, blank=True)
+    token_budget = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Total LLM tokens this study may spend; empty: no cap."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "studies"
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("elicitation:landing", kwargs={"slug": self.slug})
+
+    @property
+    def is_open(self) -> bool:
+        return self.state == self.State.OPEN
+
+    @property
+    def model_name(self) -> str:
+        return self.llm_model or settings.LLM_MODEL
+
+
+class Question(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="questions")
+    title = models.CharField(max_length=120, help_text="Short label, e.g. 'abortion'.")
+    text = models.TextField(help_text="The prompt a user might send an AI.")
+    order = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["study", "order", "id"]
+
+    def __str__(self) -> str:
+        return self.title or self.text[:60]
+
+
+class Participant(models.Model):
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="participants")
+    token = models.CharField(max_length=64, unique=True, default=new_participant_token)
+    prolific_pid = models.CharField(max_length=64, blank=True, db_index=True)
+    prolific_study_id = models.CharField(max_length=64, blank=True)
+    prolific_session_id = models.CharField(max_length=64, blank=True)
+    consented_at = models.DateTimeField(null=True, blank=True)
+    declined_at = models.DateTimeField(null=True, blank=True)
+    demographics = models.JSONField(default=dict, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.prolific_pid or f"participant {self.pk}"
+
+    @property
+    def is_recruited(self) -> bool:
+        return bool(self.prolific_pid)
+
+
+class Interview(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Chatting"
+        CARD_PROPOSED = "card_proposed", "Card proposed"
+        GUIDED = "guided", "Guided form (LLM unavailable)"
+        COMPLETED = "completed", "Card confirmed"
+
+    participant = models.ForeignKey(
+        Participant, on_delete=models.CASCADE, related_name="interviews"
+    )
+    question = models.ForeignKey(Question, on_delete=models.PROTECT, related_name="interviews")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ACTIVE)
+    model = models.CharField(max_length=100, blank=True)
+    prompt_version = models.CharField(max_length=64, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "question"], name="one_interview_per_question"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"interview {self.pk} ({self.participant}, {self.question})"
+
+    def group_name(self) -> str:
+        return f"interview-{self.pk}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("elicitation:interview", kwargs={"pk": self.pk})
+
+
+class Message(models.Model):
+    class Role(models.TextChoices):
+        USER = "user", "Participant"
+        ASSISTANT = "assistant", "Interviewer"
+        TOOL = "tool", "Tool result"
+
+    interview = models.ForeignKey(Interview, on_delete=models.CASCADE, related_name="messages")
+    role = models.CharField(max_length=10, choices=Role.choices)
+    content = models.TextField(blank=True)
+    client_id = models.CharField(
+        max_length=64, blank=True, help_text="Idempotency key sent by the browser."
+    )
+    tool_calls = models.JSONField(default=list, blank=True)
+    tool_call_id = models.CharField(max_length=100, blank=True)
+    is_complete = models.BooleanField(
+        default=True, help_text="False for a reply cut off when the stream died."
+    )
+    llm_call = models.ForeignKey(
+        "LLMCall", null=True, blank=True, on_delete=models.SET_NULL, related_name="messages"
+    )
+    tokens_in = models.PositiveIntegerField(default=0)
+    tokens_out = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["interview", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["interview", "client_id"],
+                condition=~models.Q(client_id=""),
+                name="unique_client_message",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role}: {self.content[:60]}"
+
+
+class Context(models.Model):
+    """A short "When ..." phrase naming a kind of choice; values apply in contexts."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="contexts")
+    name = models.CharField(max_length=300)
+    questions = models.ManyToManyField(Question, blank=True, related_name="contexts")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["study", "name"], name="unique_context_name")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ValuesCard(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        CONFIRMED = "confirmed", "Confirmed"
+
+    class Source(models.TextChoices):
+        INTERVIEW = "interview", "Interview"
+        GUIDED = "guided", "Guided form"
+        IMPORTED = "imported", "Imported"
+
+    interview = models.OneToOneField(
+        Interview, null=True, blank=True, on_delete=models.CASCADE, related_name="card"
+    )
+    participant = models.ForeignKey(
+        Participant, null=True, blank=True, on_delete=models.CASCADE, related_name="cards"
+    )
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="cards")
+    question = models.ForeignKey(
+        Question, null=True, blank=True, on_delete=models.PROTECT, related_name="cards"
+    )
+    title = models.CharField(max_length=120)
+    description = models.TextField()
+    policies = models.JSONField(default=list)
+    context = models.ForeignKey(
+        Context, null=True, blank=True, on_delete=models.SET_NULL, related_name="cards"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.INTERVIEW)
+    history = models.JSONField(
+        default=list, blank=True, help_text="Earlier versions, oldest first, with who changed it."
+    )
+    external_id = models.CharField(max_length=64, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def snapshot(self) -> dict:
+        return {
+            "title": self.title,
+            "description": self.description,
+            "policies": list(self.policies),
+            "context": self.context.name if self.context_id else "",
+        }
+
+
+class LLMCall(models.Model):
+    """One request to the model, successful or not: what it cost and how long it took."""
+
+    study = models.ForeignKey(
+        Study, null=True, blank=True, on_delete=models.SET_NULL, related_name="llm_calls"
+    )
+    interview = models.ForeignKey(
+        Interview, null=True, blank=True, on_delete=models.SET_NULL, related_name="llm_calls"
+    )
+    purpose = models.CharField(max_length=50)
+    model = models.CharField(max_length=100)
+    prompt_name = models.CharField(max_length=100, blank=True)
+    prompt_version = models.CharField(max_length=64, blank=True)
+    tokens_in = models.PositiveIntegerField(default=0)
+    tokens_out = models.PositiveIntegerField(default=0)
+    latency_ms = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    attempts = models.PositiveSmallIntegerField(default=1)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "LLM call"
+
+    def __str__(self) -> str:
+        status = "failed" if self.error else "ok"
+        return f"{self.purpose} {self.model} ({status})"
