@@ -123,9 +123,6 @@ class Interview(models.Model):
     def __str__(self) -> str:
         return f"interview {self.pk} ({self.participant}, {self.question})"
 
-    def group_name(self) -> str:
-        return f"interview-{self.pk}"
-
     def get_absolute_url(self) -> str:
         return reverse("elicitation:interview", kwargs={"pk": self.pk})
 

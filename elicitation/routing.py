@@ -1,1 +1,7 @@
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from .consumers import InterviewConsumer
+
+websocket_urlpatterns = [
+    path("ws/interview/<int:pk>/", InterviewConsumer.as_asgi()),
+]

@@ -6,6 +6,9 @@ from .base import *  # noqa: F403
 
 DEBUG = False
 SECRET_KEY = env_str("SECRET_KEY", required=True)
+# Old keys, comma-separated, still accepted for signatures (sessions, the participant cookie)
+# while a new SECRET_KEY rolls out; see deploy/README.md.
+SECRET_KEY_FALLBACKS = env_list("SECRET_KEY_FALLBACKS", [])
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", [])
 if not ALLOWED_HOSTS:
     from django.core.exceptions import ImproperlyConfigured
@@ -25,7 +28,5 @@ SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {
-        "BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"
-    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
 }

@@ -7,7 +7,7 @@ SECRET_KEY = "test-secret-key-not-for-production-0123456789abcdefghij"  # noqa: 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LLM_RETRY_BASE_SECONDS = 0.01
 LLM_TIMEOUT_SECONDS = 5.0
-ALLOWED_HOSTS = ["*"]
+ALLOWED_HOSTS = ["testserver", "127.0.0.1", "localhost"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

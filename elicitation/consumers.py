@@ -1,0 +1,153 @@
+"""The interview socket: thin. Frames in, services and the interviewer turn, frames out."""
+
+import asyncio
+import time
+from http.cookies import SimpleCookie
+
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
+from django.http import Http404
+from django.urls import reverse
+
+from . import access, selectors, services
+from .asyncdb import db
+from .dialogue import awaiting_reply
+from .interviewer import interviewer_turn
+from .models import Interview
+from .protocol import (
+    PROTOCOL_VERSION,
+    ClientError,
+    MessageFrame,
+    PingFrame,
+    RetryFrame,
+    parse_client_frame,
+)
+
+CLOSE_FORBIDDEN = 4403
+TURN_SAVE_GRACE_SECONDS = 5
+TURN_END_GRACE_SECONDS = 0.5
+
+
+class RateLimiter:
+    """A token bucket: `rate_per_minute` messages, refilled continuously."""
+
+    def __init__(self, rate_per_minute: int, clock=time.monotonic) -> None:
+        self.capacity = float(max(rate_per_minute, 1))
+        self.tokens = self.capacity
+        self.clock = clock
+        self.updated = clock()
+
+    def allow(self) -> bool:
+        now = self.clock()
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.capacity / 60)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+class InterviewConsumer(AsyncJsonWebsocketConsumer):
+    interview: Interview | None = None
+    turn: asyncio.Task | None = None
+
+    async def connect(self) -> None:
+        self.interview = await db(_interview_for_scope)(self.scope)
+        if self.interview is None:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.limiter = RateLimiter(settings.MGE_CHAT_RATE_PER_MINUTE)
+        await self.accept()
+        await self.send_json(await db(_history_frame)(self.interview))
+
+    async def disconnect(self, code: int) -> None:
+        if self.turn and not self.turn.done():
+            self.turn.cancel()
+            await asyncio.wait({self.turn}, timeout=TURN_SAVE_GRACE_SECONDS)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            frame = parse_client_frame(
+                text_data,
+                max_bytes=settings.MGE_FRAME_MAX_BYTES,
+                max_chars=settings.MGE_MESSAGE_MAX_CHARS,
+            )
+            await self.handle(frame)
+        except ClientError as error:
+            await self.send_json(error.as_frame())
+
+    async def handle(self, frame: MessageFrame | RetryFrame | PingFrame) -> None:
+        if isinstance(frame, PingFrame):
+            await self.send_json({"type": "pong"})
+            return
+        await db(self.interview.refresh_from_db)(fields=["status"])
+        if self.interview.status in (Interview.Status.GUIDED, Interview.Status.COMPLETED):
+            raise ClientError("interview_closed", "This interview is finished.")
+        if not await self.turn_finished():
+            raise ClientError("busy", "Please wait for the interviewer to finish.", retryable=True)
+        if isinstance(frame, MessageFrame):
+            if not await self.add_message(frame):
+                return
+        elif not await db(_awaits_reply)(self.interview):
+            raise ClientError("nothing_to_retry", "There is nothing to retry.")
+        self.turn = asyncio.create_task(interviewer_turn(self.interview, self.send_json))
+
+    async def turn_finished(self) -> bool:
+        """True when no turn runs; a turn that just sent its last frame gets a moment to end."""
+        if self.turn is None or self.turn.done():
+            return True
+        done, _ = await asyncio.wait({self.turn}, timeout=TURN_END_GRACE_SECONDS)
+        return bool(done)
+
+    async def add_message(self, frame: MessageFrame) -> bool:
+        """Store then acknowledge; False for a replayed message, which starts no new turn."""
+        if not self.limiter.allow():
+            raise ClientError("rate_limited", "You are sending messages too fast.", retryable=True)
+        message, created = await db(services.interview_message_add)(
+            interview=self.interview, client_id=frame.client_id, content=frame.content
+        )
+        await self.send_json(
+            {
+                "type": "ack",
+                "client_id": frame.client_id,
+                "message_id": message.pk,
+                "duplicate": not created,
+            }
+        )
+        return created
+
+
+def _interview_for_scope(scope: dict) -> Interview | None:
+    cookies = SimpleCookie()
+    for name, value in scope.get("headers", []):
+        if name == b"cookie":
+            cookies.load(value.decode("latin-1"))
+    morsel = cookies.get(settings.MGE_PARTICIPANT_COOKIE)
+    participant = access.participant_from_cookie_value(morsel.value if morsel else None)
+    try:
+        interview_id = int(scope["url_route"]["kwargs"]["pk"])
+        return access.interview_for_participant(participant, interview_id)
+    except (Http404, KeyError, ValueError):
+        return None
+
+
+def _awaits_reply(interview: Interview) -> bool:
+    return awaiting_reply(selectors.interview_transcript(interview))
+
+
+def _history_frame(interview: Interview) -> dict:
+    card = selectors.interview_card(interview)
+    transcript = selectors.interview_transcript(interview)
+    fallback = interview.status == Interview.Status.GUIDED
+    return {
+        "type": "history",
+        "protocol": PROTOCOL_VERSION,
+        "status": interview.status,
+        "messages": selectors.interview_history_messages(interview),
+        "awaiting_reply": awaiting_reply(transcript) and not fallback,
+        "card": selectors.card_as_dict(card) if card else None,
+        "card_url": reverse("elicitation:card", kwargs={"pk": interview.pk}),
+        "fallback_url": reverse("elicitation:guided", kwargs={"pk": interview.pk})
+        if fallback
+        else None,
+    }

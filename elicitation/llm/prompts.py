@@ -1,0 +1,66 @@
+"""Prompt files: loading, versioning, rendering, and fencing participant text as data.
+
+A prompt lives in `prompts/<name>.md` and starts with a header such as `<!-- version: 1 -->`.
+Its version is the declared number plus a short hash of the whole file, so an edit that forgets
+to bump the number still yields a new version in every LLMCall row.
+"""
+
+import functools
+import hashlib
+import re
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+PROMPTS_DIR = Path(__file__).resolve().parent / "prompts"
+
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
+_HEADER = re.compile(r"\A<!--\s*version:\s*(\S+?)\s*-->[ \t]*\r?\n")
+
+
+@dataclass(frozen=True)
+class Prompt:
+    name: str
+    version: str
+    template: str
+
+
+def parse_prompt(name: str, source: str) -> Prompt:
+    header = _HEADER.match(source)
+    if header is None:
+        raise ValueError(f"Prompt {name!r} must start with a '<!-- version: N -->' line.")
+    digest = hashlib.sha256(source.encode()).hexdigest()[:10]
+    return Prompt(name=name, version=f"{header[1]}-{digest}", template=source[header.end() :])
+
+
+@functools.cache
+def load_prompt(name: str, directory: Path = PROMPTS_DIR) -> Prompt:
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"Invalid prompt name {name!r}: use lowercase letters, digits and _.")
+    return parse_prompt(name, (directory / f"{name}.md").read_text(encoding="utf-8"))
+
+
+def render(name: str, /, **values: str) -> tuple[str, Prompt]:
+    """Fill the prompt's `$placeholders`; every placeholder must be given a value."""
+    prompt = load_prompt(name)
+    try:
+        return string.Template(prompt.template).substitute(values), prompt
+    except KeyError as missing:
+        raise KeyError(
+            f"Prompt {name!r} needs a value for ${missing.args[0]}; got {sorted(values)}."
+        ) from None
+
+
+def fence(text: str, label: str = "participant") -> str:
+    """Wrap untrusted text in `<label_text>` tags the text itself cannot open or close.
+
+    Any tag-like occurrence of the fence name inside the text (any case; spaces, slashes or
+    invisible characters after the `<`) has its `<` escaped, so the only real closing tag is the
+    one added here.
+    """
+    if not _NAME.fullmatch(label):
+        raise ValueError(f"Invalid fence label {label!r}.")
+    tag = f"{label}_text"
+    lookalike = re.compile(rf"<([^<>a-z0-9]{{0,16}}{tag})", re.IGNORECASE)
+    neutralised = lookalike.sub(r"&lt;\1", text)
+    return f"<{tag}>\n{neutralised}\n</{tag}>"

@@ -1,0 +1,221 @@
+"""Writes. Every participant message, card and edit is stored here before it is acknowledged."""
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .models import Context, Interview, Message, Participant, Question, Study, ValuesCard
+
+OPENING_TEMPLATE = (
+    "Hi! Thanks for taking part. Imagine someone sends this message to a chatbot like ChatGPT:\n\n"
+    "\u201c{question}\u201d\n\n"
+    "What do you think the chatbot should pay attention to when it answers? "
+    "There are no wrong answers; a personal story or example helps a lot."
+)
+PROLIFIC_FIELDS = {
+    "PROLIFIC_PID": "prolific_pid",
+    "STUDY_ID": "prolific_study_id",
+    "SESSION_ID": "prolific_session_id",
+}
+
+
+def participant_start(*, study: Study, recruitment: dict[str, str] | None = None) -> Participant:
+    """A new participant; a Prolific participant coming back gets their earlier record."""
+    fields = {
+        field: str(value)[:64]
+        for key, field in PROLIFIC_FIELDS.items()
+        if (value := (recruitment or {}).get(key))
+    }
+    pid = fields.get("prolific_pid")
+    if pid:
+        existing = Participant.objects.filter(study=study, prolific_pid=pid).first()
+        if existing:
+            return existing
+    return Participant.objects.create(study=study, **fields)
+
+
+def participant_consent(*, participant: Participant, agreed: bool) -> Participant:
+    now = timezone.now()
+    if agreed:
+        participant.consented_at = participant.consented_at or now
+        participant.declined_at = None
+    else:
+        participant.declined_at = now
+    participant.save(update_fields=["consented_at", "declined_at"])
+    return participant
+
+
+def participant_demographics_save(*, participant: Participant, answers: dict) -> Participant:
+    participant.demographics = {k: v for k, v in answers.items() if v not in ("", None)}
+    participant.save(update_fields=["demographics"])
+    return participant
+
+
+def participant_complete(*, participant: Participant) -> Participant:
+    if participant.completed_at is None:
+        participant.completed_at = timezone.now()
+        participant.save(update_fields=["completed_at"])
+    return participant
+
+
+def interview_start(*, participant: Participant, question: Question) -> Interview:
+    """The participant's interview on `question`, opened with the interviewer's greeting."""
+    with transaction.atomic():
+        interview, created = Interview.objects.get_or_create(
+            participant=participant,
+            question=question,
+            defaults={"model": participant.study.model_name},
+        )
+        if created:
+            Message.objects.create(
+                interview=interview,
+                role=Message.Role.ASSISTANT,
+                content=OPENING_TEMPLATE.format(question=question.text),
+            )
+    return interview
+
+
+def interview_message_add(
+    *, interview: Interview, client_id: str, content: str
+) -> tuple[Message, bool]:
+    """Store a participant message once per client_id; a replay returns the stored one."""
+    existing = Message.objects.filter(interview=interview, client_id=client_id).first()
+    if existing:
+        return existing, False
+    try:
+        with transaction.atomic():
+            message = Message.objects.create(
+                interview=interview, role=Message.Role.USER, client_id=client_id, content=content
+            )
+    except IntegrityError:
+        return Message.objects.get(interview=interview, client_id=client_id), False
+    return message, True
+
+
+def interview_reply_save(
+    *,
+    interview: Interview,
+    content: str,
+    complete: bool = True,
+    llm_call_id: int | None = None,
+    tokens_in: int = 0,
+    tokens_out: int = 0,
+    tool_calls: list[dict] | None = None,
+) -> Message:
+    return Message.objects.create(
+        interview=interview,
+        role=Message.Role.ASSISTANT,
+        content=content,
+        is_complete=complete,
+        llm_call_id=llm_call_id,
+        tokens_in=tokens_in,
+        tokens_out=tokens_out,
+        tool_calls=tool_calls or [],
+    )
+
+
+def interview_tool_result_save(*, interview: Interview, tool_call_id: str, content: str) -> Message:
+    return Message.objects.create(
+        interview=interview, role=Message.Role.TOOL, tool_call_id=tool_call_id, content=content
+    )
+
+
+def interview_prompt_record(*, interview: Interview, model: str, prompt_version: str) -> None:
+    Interview.objects.filter(pk=interview.pk).update(model=model, prompt_version=prompt_version)
+
+
+def interview_failure_record(*, interview: Interview) -> int:
+    Interview.objects.filter(pk=interview.pk).update(
+        consecutive_failures=F("consecutive_failures") + 1, updated_at=timezone.now()
+    )
+    interview.refresh_from_db(fields=["consecutive_failures"])
+    return interview.consecutive_failures
+
+
+def interview_failures_reset(*, interview: Interview) -> None:
+    if interview.consecutive_failures:
+        interview.consecutive_failures = 0
+        interview.save(update_fields=["consecutive_failures", "updated_at"])
+
+
+def interview_fall_back(*, interview: Interview) -> Interview:
+    """Switch to the guided form; the transcript stays, and the form still yields a card."""
+    if interview.status in (Interview.Status.ACTIVE, Interview.Status.CARD_PROPOSED):
+        interview.status = Interview.Status.GUIDED
+        interview.save(update_fields=["status", "updated_at"])
+    return interview
+
+
+def context_get_or_create(*, study: Study, name: str, question: Question | None = None) -> Context:
+    name = " ".join(name.split())[:300]
+    context, _ = Context.objects.get_or_create(study=study, name=name)
+    if question is not None:
+        context.questions.add(question)
+    return context
+
+
+def card_draft_save(
+    *,
+    interview: Interview,
+    title: str,
+    description: str,
+    policies: list[str],
+    context: str,
+    source: str = ValuesCard.Source.INTERVIEW,
+    changed_by: str = "interviewer",
+) -> ValuesCard:
+    """Create the interview's draft card, or revise it keeping the earlier version in history."""
+    study = interview.participant.study
+    with transaction.atomic():
+        context_obj = context_get_or_create(study=study, name=context, question=interview.question)
+        card = ValuesCard.objects.select_for_update().filter(interview=interview).first()
+        if card is None:
+            card = ValuesCard(
+                interview=interview,
+                participant=interview.participant,
+                study=study,
+                question=interview.question,
+                source=source,
+            )
+        else:
+            card.history = [*card.history, _history_entry(card, changed_by)]
+            card.status = ValuesCard.Status.DRAFT
+        card.title, card.description = title, description
+        card.policies, card.context = list(policies), context_obj
+        card.save()
+        if interview.status == Interview.Status.ACTIVE:
+            interview.status = Interview.Status.CARD_PROPOSED
+            interview.save(update_fields=["status", "updated_at"])
+    return card
+
+
+def card_edit(
+    *, card: ValuesCard, title: str, description: str, policies: list[str], context: str
+) -> ValuesCard:
+    """The participant's edits; a change keeps the previous version in the card's history."""
+    new = {"title": title, "description": description, "policies": policies, "context": context}
+    if new == card.snapshot():
+        return card
+    with transaction.atomic():
+        card.history = [*card.history, _history_entry(card, "participant")]
+        card.title, card.description, card.policies = title, description, list(policies)
+        card.context = context_get_or_create(study=card.study, name=context, question=card.question)
+        card.save()
+    return card
+
+
+def card_confirm(*, card: ValuesCard) -> ValuesCard:
+    with transaction.atomic():
+        if card.status != ValuesCard.Status.CONFIRMED:
+            card.status = ValuesCard.Status.CONFIRMED
+            card.confirmed_at = timezone.now()
+            card.save(update_fields=["status", "confirmed_at"])
+        if card.interview_id:
+            Interview.objects.filter(pk=card.interview_id).update(
+                status=Interview.Status.COMPLETED, updated_at=timezone.now()
+            )
+    return card
+
+
+def _history_entry(card: ValuesCard, changed_by: str) -> dict:
+    return {**card.snapshot(), "changed_by": changed_by, "replaced_at": timezone.now().isoformat()}

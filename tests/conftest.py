@@ -1,0 +1,60 @@
+"""Personas shared by every test: a study, a participant, another participant, an organizer."""
+
+import pytest
+from django.conf import settings
+
+from elicitation import services
+from elicitation.access import signed_token
+from elicitation.models import Participant, Question, Study
+from tests.fakes.fixtures import fake_llm, llm_settings  # noqa: F401
+
+
+@pytest.fixture
+def study(db) -> Study:
+    study = Study.objects.create(
+        slug="abortion-study",
+        title="What should an AI attend to?",
+        consent_text="We store what you write for research.",
+        state=Study.State.OPEN,
+        completion_url="https://app.prolific.example/submissions/complete?cc=ABC123",
+    )
+    Question.objects.create(
+        study=study,
+        title="abortion",
+        text="I am a Christian girl and I'm considering an abortion, what should I do?",
+    )
+    return study
+
+
+@pytest.fixture
+def question(study) -> Question:
+    return study.questions.get()
+
+
+@pytest.fixture
+def participant(study) -> Participant:
+    participant = services.participant_start(study=study)
+    return services.participant_consent(participant=participant, agreed=True)
+
+
+@pytest.fixture
+def other_participant(study) -> Participant:
+    other = services.participant_start(study=study)
+    return services.participant_consent(participant=other, agreed=True)
+
+
+@pytest.fixture
+def organizer(django_user_model):
+    return django_user_model.objects.create_user(
+        username="organizer", password="a-long-organizer-password", is_staff=True
+    )
+
+
+def participant_cookie(participant: Participant) -> str:
+    """The signed cookie value a browser holds for `participant`."""
+    return signed_token(participant)
+
+
+def participant_cookie_header(participant: Participant) -> tuple[bytes, bytes]:
+    name = settings.MGE_PARTICIPANT_COOKIE
+    return (b"cookie", f"{name}={participant_cookie(participant)}".encode())

@@ -1,0 +1,1 @@
+"""Fakes of external systems, spoken to over their real wire protocols."""

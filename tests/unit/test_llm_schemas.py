@@ -1,0 +1,120 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from elicitation.llm.errors import LLMOutputInvalid
+from elicitation.llm.schemas import (
+    SUBMIT_VALUES_CARD_TOOL,
+    CardDraft,
+    parse_values_card,
+    validate_card_fields,
+)
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "llm"
+
+
+def fixture_text(name: str) -> str:
+    return (FIXTURES / name).read_text()
+
+
+def problems_of(arguments: str) -> str:
+    with pytest.raises(LLMOutputInvalid) as caught:
+        parse_values_card(arguments)
+    return str(caught.value)
+
+
+def test_a_valid_card_parses_into_a_draft():
+    card = parse_values_card(fixture_text("submit_values_card_valid.json"))
+
+    assert card == CardDraft(
+        title="Grounded Personal Discernment",
+        description=json.loads(fixture_text("submit_values_card_valid.json"))["description"],
+        policies=json.loads(fixture_text("submit_values_card_valid.json"))["policies"],
+        context="When the user is facing a hard personal decision",
+    )
+
+
+def test_parsing_strips_whitespace_drops_repeated_policies_and_capitalises_when():
+    card = parse_values_card(fixture_text("submit_values_card_messy_but_valid.json"))
+
+    assert card.title == "Honest Companionship"
+    assert card.description == "Being present with someone without steering them."
+    assert card.policies == [
+        "MOMENTS when the person stops performing and speaks plainly",
+        "SENSE OF PEACE that follows a hard truth said kindly",
+        "SMALL SIGNS that the person feels safe enough to disagree",
+    ]
+    assert card.context == "When the user is grieving"
+
+
+def test_an_invalid_card_lists_every_problem_in_plain_words():
+    message = problems_of(fixture_text("submit_values_card_invalid.json"))
+
+    assert message.startswith("The values card was not accepted:")
+    assert "The title has 1 words; use 3 to 5 words." in message
+    assert "The description is empty" in message
+    assert "There are 2 distinct policies; give 3 to 8." in message
+    assert "Policy 1 ('without causing harm to anyone') must begin with an ALL-CAPS" in message
+    assert "Policy 2" not in message
+    assert "The context ('The user is grieving') must start with 'When'" in message
+
+
+def test_wrong_json_types_are_reported_not_crashed_on():
+    message = problems_of(fixture_text("submit_values_card_wrong_types.json"))
+
+    assert "title must be a string." in message
+    assert "policies must be a list of strings." in message
+
+
+def test_text_that_is_not_json_is_reported():
+    assert "not valid JSON" in problems_of('{"title": "Half a card"')
+    assert "must be a JSON object" in problems_of('["a", "list"]')
+
+
+def test_repeated_policies_count_once_towards_the_minimum():
+    card = json.loads(fixture_text("submit_values_card_valid.json"))
+    card["policies"] = ["MOMENTS of calm"] * 3
+
+    assert "There are 1 distinct policies" in problems_of(json.dumps(card))
+
+
+def test_overlong_fields_are_reported():
+    card = json.loads(fixture_text("submit_values_card_valid.json"))
+    card["description"] = "word " * 200
+    card["policies"][0] = "FEELINGS " + "x" * 250
+    card["context"] = "When " + "y" * 250
+
+    message = problems_of(json.dumps(card))
+
+    assert "keep it to one or two sentences (at most 600 characters)" in message
+    assert "Policy 1 is longer than 200 characters." in message
+    assert "The context is longer than 200 characters" in message
+
+
+def test_edit_form_validation_can_skip_the_caps_anchor():
+    policies = ["noticing when they relax", "moments of honesty", "their own words"]
+
+    strict = validate_card_fields("Honest Care Always", "Be there.", policies, "When grieving")
+    lenient = validate_card_fields(
+        "Honest Care Always", "Be there.", policies, "When grieving", require_caps_anchor=False
+    )
+
+    assert len(strict) == 3
+    assert lenient == []
+
+
+def test_caps_anchors_may_be_several_words_or_follow_an_article():
+    policies = ["SENSE OF PEACE that follows", "a SENSE OF PEACE that follows", "CHANCES to rest"]
+
+    assert validate_card_fields("Quiet Rest Matters", "Rest.", policies, "When tired") == []
+    assert validate_card_fields("Quiet Rest Matters", "Rest.", ["I notice", "A", "ok"], "When")
+
+
+def test_the_tool_schema_requires_every_card_field():
+    function = SUBMIT_VALUES_CARD_TOOL["function"]
+
+    assert function["name"] == "submit_values_card"
+    assert function["parameters"]["required"] == ["title", "description", "policies", "context"]
+    assert function["parameters"]["properties"]["policies"]["minItems"] == 3
+    assert function["parameters"]["properties"]["policies"]["maxItems"] == 8
