@@ -8,8 +8,12 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import OriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
 from elicitation.routing import websocket_urlpatterns  # noqa: E402
+
+# Daphne serves no static files; in DEBUG the app does, in production nginx does.
+http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.DEBUG else django_asgi_app
 
 
 class AllowedHostsOrigin(OriginValidator):
@@ -32,7 +36,7 @@ class AllowedHostsOrigin(OriginValidator):
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        "http": http_app,
         "websocket": AllowedHostsOrigin(URLRouter(websocket_urlpatterns)),
     }
 )

@@ -16,7 +16,10 @@ _MISSING = object()
 def env_str(name: str, default: str | None = None, *, required: bool = False) -> str | None:
     file_path = os.environ.get(f"{name}_FILE")
     if file_path:
-        return Path(file_path).read_text().strip()
+        try:
+            return Path(file_path).read_text().strip()
+        except OSError as exc:
+            raise ImproperlyConfigured(f"{name}_FILE={file_path!r} cannot be read: {exc}") from exc
     value = os.environ.get(name)
     if value is None or value == "":
         if required:
