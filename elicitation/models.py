@@ -81,6 +81,10 @@ class Participant(models.Model):
     declined_at = models.DateTimeField(null=True, blank=True)
     demographics = models.JSONField(default=dict, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    feedback = models.JSONField(
+        default=dict, blank=True, help_text="Answers to the closing questions (fairness...)."
+    )
+    external_id = models.CharField(max_length=64, blank=True, db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -261,3 +265,63 @@ class LLMCall(models.Model):
     def __str__(self) -> str:
         status = "failed" if self.error else "ok"
         return f"{self.purpose} {self.model} ({status})"
+
+
+class WisdomVote(models.Model):
+    """A participant's judgement of one upgrade hypothesis: is the target value wiser?"""
+
+    class Answer(models.TextChoices):
+        WISER = "wiser", "Yes, wiser"
+        NOT_WISER = "not_wiser", "No, not wiser"
+        LESS_WISE = "less_wise", "Less wise"
+        UNSURE = "unsure", "Not sure"
+
+    participant = models.ForeignKey(Participant, on_delete=models.CASCADE, related_name="votes")
+    hypothesis = models.ForeignKey(
+        "moralgraph.UpgradeHypothesis", on_delete=models.CASCADE, related_name="votes"
+    )
+    answer = models.CharField(max_length=10, choices=Answer.choices)
+    reason = models.TextField(blank=True)
+    client_id = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["participant", "hypothesis"], name="one_vote_per_hypothesis"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.participant} on {self.hypothesis_id}: {self.answer}"
+
+
+class Impression(models.Model):
+    """Something shown to a participant, and where: a hypothesis, or (MAI's older design) a
+    card among others in a draw."""
+
+    participant = models.ForeignKey(
+        Participant, on_delete=models.CASCADE, related_name="impressions"
+    )
+    hypothesis = models.ForeignKey(
+        "moralgraph.UpgradeHypothesis",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="impressions",
+    )
+    card = models.ForeignKey(
+        ValuesCard, null=True, blank=True, on_delete=models.CASCADE, related_name="impressions"
+    )
+    draw_id = models.CharField(max_length=64, blank=True, db_index=True)
+    position = models.PositiveSmallIntegerField(default=0)
+    chosen = models.BooleanField(default=False)
+    external_id = models.CharField(max_length=64, blank=True, db_index=True)
+    shown_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"impression {self.pk} for {self.participant_id}"

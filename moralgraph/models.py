@@ -1,0 +1,105 @@
+"""Canonical values (deduplicated cards), the links from cards to them, upgrade hypotheses."""
+
+from django.db import models
+
+
+class CanonicalValue(models.Model):
+    """Cards that mean the same thing, merged into one value: a node of the moral graph."""
+
+    study = models.ForeignKey(
+        "elicitation.Study", on_delete=models.CASCADE, related_name="canonical_values"
+    )
+    title = models.CharField(max_length=120)
+    description = models.TextField()
+    policies = models.JSONField(default=list)
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged_values",
+        help_text="Set when an organizer merged this value into another.",
+    )
+    embedding = models.BinaryField(null=True, blank=True, editable=False)
+    embedding_model = models.CharField(max_length=100, blank=True)
+    external_id = models.CharField(max_length=64, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "external_id"],
+                condition=~models.Q(external_id=""),
+                name="unique_canonical_external_id",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class CardLink(models.Model):
+    """Which canonical value a participant's card was merged into, and how that was decided."""
+
+    class Method(models.TextChoices):
+        NEW = "new", "Became a new value"
+        EMBEDDING = "embedding", "Near-identical embedding"
+        LLM_JUDGE = "llm_judge", "LLM judge"
+        MANUAL = "manual", "Organizer"
+        IMPORTED = "imported", "Imported"
+
+    card = models.OneToOneField(
+        "elicitation.ValuesCard", on_delete=models.CASCADE, related_name="canonical_link"
+    )
+    value = models.ForeignKey(CanonicalValue, on_delete=models.CASCADE, related_name="card_links")
+    method = models.CharField(max_length=12, choices=Method.choices)
+    similarity = models.FloatField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"{self.card_id} -> {self.value_id} ({self.method})"
+
+
+class UpgradeHypothesis(models.Model):
+    """ "From value A to value B in context C", with a first-person story of the move."""
+
+    class Source(models.TextChoices):
+        LLM = "llm", "Generated"
+        IMPORTED = "imported", "Imported"
+        MANUAL = "manual", "Organizer"
+
+    study = models.ForeignKey(
+        "elicitation.Study", on_delete=models.CASCADE, related_name="hypotheses"
+    )
+    context = models.ForeignKey(
+        "elicitation.Context", on_delete=models.CASCADE, related_name="hypotheses"
+    )
+    from_value = models.ForeignKey(
+        CanonicalValue, on_delete=models.CASCADE, related_name="upgrades_from"
+    )
+    to_value = models.ForeignKey(
+        CanonicalValue, on_delete=models.CASCADE, related_name="upgrades_to"
+    )
+    story = models.TextField(blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.LLM)
+    prompt_version = models.CharField(max_length=64, blank=True)
+    is_active = models.BooleanField(
+        default=True, help_text="Inactive ones are not shown to voters."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "upgrade hypotheses"
+        ordering = ["study", "context", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["context", "from_value", "to_value"], name="unique_hypothesis_edge"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(from_value=models.F("to_value")), name="hypothesis_not_a_loop"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.from_value} -> {self.to_value} ({self.context})"
