@@ -25,7 +25,7 @@ from .protocol import (
 
 CLOSE_FORBIDDEN = 4403
 TURN_SAVE_GRACE_SECONDS = 5
-TURN_END_GRACE_SECONDS = 0.5
+TURN_ENDING_FRAMES = {"card", "error", "fallback"}
 
 
 class RateLimiter:
@@ -50,6 +50,7 @@ class RateLimiter:
 class InterviewConsumer(AsyncJsonWebsocketConsumer):
     interview: Interview | None = None
     turn: asyncio.Task | None = None
+    turn_open = False
 
     async def connect(self) -> None:
         self.interview = await db(_interview_for_scope)(self.scope)
@@ -83,21 +84,26 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
         await db(self.interview.refresh_from_db)(fields=["status"])
         if self.interview.status in (Interview.Status.GUIDED, Interview.Status.COMPLETED):
             raise ClientError("interview_closed", "This interview is finished.")
-        if not await self.turn_finished():
+        if not self.turn_finished():
             raise ClientError("busy", "Please wait for the interviewer to finish.", retryable=True)
         if isinstance(frame, MessageFrame):
             if not await self.add_message(frame):
                 return
         elif not await db(_awaits_reply)(self.interview):
             raise ClientError("nothing_to_retry", "There is nothing to retry.")
-        self.turn = asyncio.create_task(interviewer_turn(self.interview, self.send_json))
+        self.turn_open = True
+        self.turn = asyncio.create_task(interviewer_turn(self.interview, self.send_turn_frame))
 
-    async def turn_finished(self) -> bool:
-        """True when no turn runs; a turn that just sent its last frame gets a moment to end."""
-        if self.turn is None or self.turn.done():
-            return True
-        done, _ = await asyncio.wait({self.turn}, timeout=TURN_END_GRACE_SECONDS)
-        return bool(done)
+    async def send_turn_frame(self, frame: dict) -> None:
+        """Relay a turn's frame; its last frame closes the turn before the browser sees it."""
+        if frame["type"] in TURN_ENDING_FRAMES or (
+            frame["type"] == "reply_end" and frame["complete"]
+        ):
+            self.turn_open = False
+        await self.send_json(frame)
+
+    def turn_finished(self) -> bool:
+        return not self.turn_open or self.turn is None or self.turn.done()
 
     async def add_message(self, frame: MessageFrame) -> bool:
         """Store then acknowledge; False for a replayed message, which starts no new turn."""

@@ -1,4 +1,15 @@
 from django.urls import path
 
+from . import views
+
 app_name = "elicitation"
-urlpatterns: list = []
+urlpatterns = [
+    path("s/<slug:slug>/", views.landing, name="landing"),
+    path("s/<slug:slug>/declined/", views.declined, name="declined"),
+    path("s/<slug:slug>/about-you/", views.demographics, name="demographics"),
+    path("s/<slug:slug>/start/", views.start, name="start"),
+    path("s/<slug:slug>/done/", views.done, name="done"),
+    path("interview/<int:pk>/", views.interview, name="interview"),
+    path("interview/<int:pk>/guided/", views.guided, name="guided"),
+    path("interview/<int:pk>/card/", views.card, name="card"),
+]

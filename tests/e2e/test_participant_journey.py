@@ -1,0 +1,163 @@
+"""A participant in a real browser: consent, chat over the websocket, card review, completion."""
+
+import json
+import re
+import sqlite3
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.e2e.conftest import ARTIFACTS, COMPLETION_URL
+from tests.fakes.openai_server import INTERVIEW_QUESTIONS, SAMPLE_CARD, Error, Reply
+
+pytestmark = pytest.mark.e2e
+
+SLOW_REPLY = " ".join(["Thank you for sharing that, it sounds like it mattered a great deal."] * 4)
+
+
+def record_frames(page) -> list[dict]:
+    """Every frame the server sends on the page's websockets, in order."""
+    frames: list[dict] = []
+    page.on(
+        "websocket",
+        lambda ws: ws.on("framereceived", lambda payload: frames.append(json.loads(payload))),
+    )
+    return frames
+
+
+def agree_and_skip_to_chat(page, query: str = "", screenshot: str = "") -> None:
+    page.goto(f"/s/demo/{query}")
+    expect(page.get_by_role("heading", name="Before you start")).to_be_visible()
+    if screenshot:
+        page.screenshot(path=ARTIFACTS / screenshot, full_page=True)
+    page.get_by_role("button", name="I agree").click()
+    expect(page.get_by_role("heading", name="A little about you")).to_be_visible()
+    page.get_by_role("button", name="Skip").click()
+    expect(page).to_have_url(re.compile(r"/interview/\d+/$"))
+    expect(bodies(page, "assistant").first).to_contain_text("Imagine someone sends this message")
+
+
+def bodies(page, role: str):
+    return page.locator(f"#transcript .msg--{role} .msg__body")
+
+
+def say(page, text: str) -> None:
+    page.locator("#message").fill(text)
+    page.locator("#message").press("Enter")
+    expect(bodies(page, "user").last).to_have_text(text)
+    expect(page.locator("#transcript .msg--pending")).to_have_count(0)
+
+
+def screenshot_chat(page, name: str) -> None:
+    """What a participant sees: the bottom of the conversation, composer in place."""
+    page.evaluate("window.scrollTo(0, document.body.scrollHeight)")
+    page.screenshot(path=ARTIFACTS / name)
+
+
+def query(db_path, sql: str, *params) -> list[tuple]:
+    with sqlite3.connect(db_path) as connection:
+        return connection.execute(sql, params).fetchall()
+
+
+def test_a_recruited_participant_goes_from_consent_to_prolific(page, app_server):
+    frames = record_frames(page)
+    recruited = "?PROLIFIC_PID=e2e-pid-1&STUDY_ID=e2e-study&SESSION_ID=e2e-s"
+    agree_and_skip_to_chat(page, recruited, screenshot="participant_landing.png")
+
+    say(page, "My cousin faced exactly this and talked it through with me for hours.")
+    expect(bodies(page, "assistant").last).to_have_text(INTERVIEW_QUESTIONS[0])
+    say(page, "I noticed how her voice changed when she spoke about what she really wanted.")
+    expect(bodies(page, "assistant").last).to_have_text(INTERVIEW_QUESTIONS[1])
+    say(page, "It felt important because it was hers, not what anyone expected of her.")
+
+    notice = page.locator("#card-notice")
+    expect(notice).to_be_visible()
+    expect(notice).to_contain_text(SAMPLE_CARD["title"])
+    tokens = [f["text"] for f in frames if f["type"] == "token"]
+    first_reply = next(f for f in frames if f["type"] == "reply_end")
+    assert len(tokens) > 10, "replies should arrive token by token"
+    assert "".join(tokens).startswith(first_reply["content"])
+    screenshot_chat(page, "participant_journey.png")
+
+    page.get_by_role("link", name="Review your values card").click()
+    expect(page.get_by_role("heading", name="Review your values card")).to_be_visible()
+    page.get_by_label("Title").fill("Finding My Own Footing")
+    page.screenshot(path=ARTIFACTS / "participant_journey_card.png", full_page=True)
+    page.get_by_role("button", name="Confirm this card").click()
+
+    expect(page).to_have_url(COMPLETION_URL)
+    expect(page.get_by_role("heading", name="Submission complete")).to_be_visible()
+    rows = query(
+        app_server["db"],
+        "SELECT c.title, c.status, c.policies, p.completed_at FROM elicitation_valuescard c "
+        "JOIN elicitation_participant p ON p.id = c.participant_id WHERE p.prolific_pid = ?",
+        "e2e-pid-1",
+    )
+    assert len(rows) == 1
+    title, status, policies, completed_at = rows[0]
+    assert (title, status) == ("Finding My Own Footing", "confirmed")
+    assert json.loads(policies) == SAMPLE_CARD["policies"]
+    assert completed_at is not None
+
+
+def test_reloading_mid_reply_restores_the_transcript_and_finishes_the_reply(
+    page, app_server, fake_llm
+):
+    agree_and_skip_to_chat(page)
+    say(page, "When my friend was pregnant she asked me what to do.")
+    expect(bodies(page, "assistant").last).to_have_text(INTERVIEW_QUESTIONS[0])
+
+    fake_llm.token_delay = 0.15
+    try:
+        fake_llm.script(Reply(SLOW_REPLY))
+        say(page, "I listened first, and asked what she felt in her body.")
+        expect(bodies(page, "assistant").last).to_contain_text("Thank you for sharing")
+        page.reload()
+    finally:
+        fake_llm.token_delay = 0.03
+
+    expect(bodies(page, "user")).to_have_text(
+        [
+            "When my friend was pregnant she asked me what to do.",
+            "I listened first, and asked what she felt in her body.",
+        ]
+    )
+    expect(page.locator("#transcript .msg--incomplete")).to_have_count(1)
+    expect(page.locator("#transcript .msg--incomplete")).to_contain_text("This reply was cut off.")
+    expect(bodies(page, "assistant").last).to_have_text(INTERVIEW_QUESTIONS[1])
+    page.reload()
+    expect(bodies(page, "assistant").last).to_have_text(INTERVIEW_QUESTIONS[1])
+    expect(bodies(page, "user")).to_have_count(2)
+    screenshot_chat(page, "participant_reload.png")
+
+
+def test_when_the_llm_fails_the_guided_form_still_yields_a_card(page, app_server, fake_llm):
+    agree_and_skip_to_chat(page)
+    fake_llm.script(Error(400, body={"error": {"message": "bad request", "type": "invalid"}}))
+    page.locator("#message").fill("Something I care about a lot.")
+    page.locator("#message").press("Enter")
+
+    expect(page.locator("#fallback-notice")).to_be_visible()
+    expect(page.locator("#composer")).to_have_count(0)
+    page.get_by_role("link", name="Open the guided form").click()
+    expect(page.get_by_text("isn’t available right now")).to_be_visible()
+    page.get_by_label("Title").fill("Listening Before Advising")
+    page.get_by_label("Description").fill("Helping people hear their own reasons first.")
+    page.get_by_label("When does it apply?").fill("When the user is unsure what they want")
+    page.get_by_label("What a wise person pays attention to").fill(
+        "FEELINGS the person has not named yet\nMOMENTS of hesitation\nWORDS they repeat"
+    )
+    page.screenshot(path=ARTIFACTS / "participant_guided.png", full_page=True)
+    page.get_by_role("button", name="Save and review").click()
+
+    expect(page.get_by_role("heading", name="Listening Before Advising")).to_be_visible()
+    page.get_by_role("button", name="Confirm this card").click()
+    expect(page.get_by_role("heading", name="Thank you!")).to_be_visible()
+    expect(page.locator(".values-card__policies li")).to_have_count(3)
+    page.screenshot(path=ARTIFACTS / "participant_done.png", full_page=True)
+    rows = query(
+        app_server["db"],
+        "SELECT source, status FROM elicitation_valuescard WHERE title = ?",
+        "Listening Before Advising",
+    )
+    assert rows == [("guided", "confirmed")]
