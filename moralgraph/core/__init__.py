@@ -1,0 +1,59 @@
+"""Pure aggregation of wisdom votes into a moral graph: no Django, no SDKs.
+
+Votes in (:class:`Vote` records or columnar :class:`VoteArrays`), plain data out.
+Randomness comes from ``Config.seed`` or an injected ``numpy.random.Generator``;
+nothing here reads the clock.
+"""
+
+from .bridging import Bridging, edge_bridging, winner_bridging
+from .edges import GLOBAL, EdgeTable, entropy_bits, pair_contexts, summarize_edges, wiser_likelihood
+from .graph import build_graph, build_graphs, contested_sets, contested_sets_nx, rankings
+from .rank import (
+    BTFit,
+    BTIntervals,
+    Scores,
+    bradley_terry,
+    bt_bootstrap,
+    bt_predict,
+    pagerank_mai,
+    pagerank_networkx,
+    rank_edges,
+)
+from .reliability import GateThresholds, ReliabilityReport, reliability_report
+from .report import aggregate, dumps
+from .types import ANSWERS, Config, Vote, VoteArrays
+
+__all__ = [
+    "ANSWERS",
+    "GLOBAL",
+    "BTFit",
+    "BTIntervals",
+    "Bridging",
+    "Config",
+    "EdgeTable",
+    "GateThresholds",
+    "ReliabilityReport",
+    "Scores",
+    "Vote",
+    "VoteArrays",
+    "aggregate",
+    "bradley_terry",
+    "bt_bootstrap",
+    "bt_predict",
+    "build_graph",
+    "build_graphs",
+    "contested_sets",
+    "contested_sets_nx",
+    "dumps",
+    "edge_bridging",
+    "entropy_bits",
+    "pagerank_mai",
+    "pagerank_networkx",
+    "pair_contexts",
+    "rank_edges",
+    "rankings",
+    "reliability_report",
+    "summarize_edges",
+    "winner_bridging",
+    "wiser_likelihood",
+]

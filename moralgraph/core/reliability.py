@@ -1,0 +1,296 @@
+"""Reliability: would other raters have produced the same graph?
+
+**Split-half.**  ``repeats`` times, shuffle the raters (seeded) and split them into
+two halves; summarise each half's votes per context (:func:`.edges.summarize_edges`).
+The unit is the *shown hypothesis* (context, A -> B in the direction voted on; the
+reverse rows MAI adds are left out, as they are almost never kept and would inflate
+agreement).  Over the hypotheses answered in both halves, the Pearson correlation
+of their wiser likelihoods; over all shown hypotheses (one missing from a half
+counts as rejected there), the agreement of the keep/reject decisions: raw,
+Cohen's kappa, and the Jaccard overlap of the kept sets.  Kappa corrects the raw
+agreement for chance:
+``kappa = (p_o - p_e) / (1 - p_e)`` with ``p_e = k_A k_B + (1 - k_A)(1 - k_B)``
+and ``k_X`` the share of pairs kept in half X.
+
+**Votes per edge.**  How many votes each shown hypothesis (context, A -> B) got,
+and how many votes each rater cast.
+
+**Held-out prediction.**  Raters are dealt into ``folds`` folds (seeded); each
+fold's decisive votes are predicted by a Bradley-Terry fit on the other folds and
+by the base rate (the training share of "wiser").  Accuracy (predict "wiser" when
+``p >= 0.5``) and mean log-loss ``-mean(y log p + (1 - y) log(1 - p))``, pooled.
+
+**Gate.**  A study is publishable when all of :class:`GateThresholds` hold:
+split-half kappa ``>= 0.4`` (moderate agreement), split-half likelihood
+correlation ``>= 0.5``, median votes per edge ``>= 5``, and Bradley-Terry beats
+the base rate on held-out log-loss.  A context's winner is then published only
+when, besides, it is in no contested set, it came out on top in at least 80% of
+the Bradley-Terry bootstrap samples and (when groups are given) it is bridged;
+:mod:`.report` applies that part.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .edges import EdgeTable, summarize_edges
+from .rank import bt_data, bt_predict, fit_bt
+from .types import LESS_WISE, NOT_WISER, WISER, Config, VoteArrays
+
+_EPS = 1e-12
+
+
+@dataclass(frozen=True)
+class SplitHalf:
+    repeats: int
+    correlation_mean: float
+    correlation_sd: float
+    agreement_mean: float
+    kappa_mean: float
+    kappa_sd: float
+    kept_jaccard_mean: float
+    shared_pairs_mean: float
+
+
+@dataclass(frozen=True)
+class Distribution:
+    count: int
+    min: float
+    median: float
+    mean: float
+    p90: float
+    max: float
+
+
+@dataclass(frozen=True)
+class Heldout:
+    folds: int
+    votes: int
+    bt_accuracy: float
+    bt_log_loss: float
+    base_accuracy: float
+    base_log_loss: float
+
+
+@dataclass(frozen=True)
+class GateThresholds:
+    min_kappa: float = 0.4
+    min_correlation: float = 0.5
+    min_median_votes_per_edge: float = 5.0
+    min_log_loss_gain: float = 0.0
+    min_winner_prob_top: float = 0.8
+
+
+@dataclass(frozen=True)
+class Gate:
+    publishable: bool
+    failures: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ReliabilityReport:
+    split_half: SplitHalf
+    votes_per_edge: Distribution
+    votes_per_rater: Distribution
+    heldout: Heldout
+    gate: Gate
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _keys(table: EdgeTable, n_values: int) -> np.ndarray:
+    nv = np.int64(max(n_values, 1))
+    return ((table.context + 1) * nv + table.src) * nv + table.dst
+
+
+def _shown(votes: VoteArrays) -> np.ndarray:
+    """Sorted keys of the hypotheses voted on, in the direction they were shown."""
+    nv = np.int64(max(votes.n_values, 1))
+    return np.unique(((votes.context + 1) * nv + votes.src) * nv + votes.dst)
+
+
+def _half_view(table: EdgeTable, keys: np.ndarray, n_values: int) -> tuple[np.ndarray, ...]:
+    """For each key: answered in this half?, its likelihood, kept?"""
+    own = _keys(table, n_values)
+    if len(own) == 0:
+        missing = np.zeros(len(keys), dtype=bool)
+        return missing, np.full(len(keys), np.nan), missing
+    pos = np.clip(np.searchsorted(own, keys), 0, len(own) - 1)
+    found = own[pos] == keys
+    total = table.wiser + table.not_wiser + table.less_wise + table.unsure
+    answered = found & (total[pos] > 0)
+    return answered, np.where(found, table.likelihood[pos], np.nan), found & table.kept[pos]
+
+
+def _kappa(a: np.ndarray, b: np.ndarray) -> float:
+    if len(a) == 0:
+        return float("nan")
+    p_o = np.mean(a == b)
+    ka, kb = a.mean(), b.mean()
+    p_e = ka * kb + (1 - ka) * (1 - kb)
+    return float("nan") if p_e >= 1 else float((p_o - p_e) / (1 - p_e))
+
+
+def _corr(x: np.ndarray, y: np.ndarray) -> float:
+    if len(x) < 3 or x.std() == 0 or y.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(x, y)[0, 1])
+
+
+def _one_split(
+    votes: VoteArrays, shown: np.ndarray, config: Config, rng: np.random.Generator
+) -> tuple[float, float, float, float, int]:
+    half = np.zeros(votes.n_raters, dtype=bool)
+    half[rng.permutation(votes.n_raters)[: votes.n_raters // 2]] = True
+    in_a = half[votes.rater]
+    views = [
+        _half_view(summarize_edges(votes.take(m), config), shown, votes.n_values)
+        for m in (in_a, ~in_a)
+    ]
+    (ans_a, lik_a, kept_a), (ans_b, lik_b, kept_b) = views
+    both = ans_a & ans_b
+    either = (kept_a | kept_b).sum()
+    jaccard = float((kept_a & kept_b).sum() / either) if either else float("nan")
+    agreement = float(np.mean(kept_a == kept_b)) if len(shown) else float("nan")
+    corr = _corr(lik_a[both], lik_b[both])
+    return corr, agreement, _kappa(kept_a, kept_b), jaccard, int(both.sum())
+
+
+def _nan_stat(fn, values: list[float]) -> float:
+    clean = [v for v in values if not np.isnan(v)]
+    return float(fn(clean)) if clean else float("nan")
+
+
+def split_half(
+    votes: VoteArrays, config: Config, *, repeats: int, rng: np.random.Generator
+) -> SplitHalf:
+    """Split-half agreement of per-context edge summaries (see the module docstring)."""
+    shown = _shown(votes)
+    runs = [_one_split(votes, shown, config, rng) for _ in range(repeats)]
+    corr, agree, kappa, jaccard, shared = (list(col) for col in zip(*runs, strict=True))
+    return SplitHalf(
+        repeats=repeats,
+        correlation_mean=_nan_stat(np.mean, corr),
+        correlation_sd=_nan_stat(np.std, corr),
+        agreement_mean=_nan_stat(np.mean, agree),
+        kappa_mean=_nan_stat(np.mean, kappa),
+        kappa_sd=_nan_stat(np.std, kappa),
+        kept_jaccard_mean=_nan_stat(np.mean, jaccard),
+        shared_pairs_mean=float(np.mean(shared)) if shared else float("nan"),
+    )
+
+
+def distribution(counts: np.ndarray) -> Distribution:
+    """Summary of a vector of counts."""
+    if len(counts) == 0:
+        nan = float("nan")
+        return Distribution(0, nan, nan, nan, nan, nan)
+    return Distribution(
+        count=len(counts),
+        min=float(counts.min()),
+        median=float(np.median(counts)),
+        mean=float(counts.mean()),
+        p90=float(np.quantile(counts, 0.9)),
+        max=float(counts.max()),
+    )
+
+
+def votes_per_edge(votes: VoteArrays) -> Distribution:
+    """Votes per shown hypothesis (context, A -> B)."""
+    nv = np.int64(max(votes.n_values, 1))
+    keys = (votes.context * nv + votes.src) * nv + votes.dst
+    return distribution(np.unique(keys, return_counts=True)[1])
+
+
+def votes_per_rater(votes: VoteArrays) -> Distribution:
+    return distribution(np.unique(votes.rater, return_counts=True)[1])
+
+
+def _log_loss(y: np.ndarray, p: np.ndarray) -> float:
+    p = np.clip(p, _EPS, 1 - _EPS)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def heldout_prediction(
+    votes: VoteArrays, config: Config, *, folds: int, rng: np.random.Generator
+) -> Heldout:
+    """K-fold-by-rater prediction of decisive votes: Bradley-Terry vs the base rate."""
+    decisive = votes.take(np.isin(votes.answer, (WISER, NOT_WISER, LESS_WISE))).canonical()
+    fold_of = np.empty(votes.n_raters, dtype=np.int64)
+    fold_of[rng.permutation(votes.n_raters)] = np.arange(votes.n_raters) % folds
+    vote_fold = fold_of[decisive.rater]
+    ys, bt, base = [], [], []
+    for k in range(folds):
+        train, test = decisive.take(vote_fold != k), decisive.take(vote_fold == k)
+        if test.n_votes == 0 or train.n_votes == 0:
+            continue
+        fit = fit_bt(
+            bt_data(train, alpha=config.bt_alpha), l2=config.bt_l2, alpha_l2=config.bt_alpha_l2
+        )
+        ys.append((test.answer == WISER).astype(np.float64))
+        bt.append(bt_predict(fit, test))
+        base.append(np.full(test.n_votes, np.mean(train.answer == WISER)))
+    if not ys:
+        nan = float("nan")
+        return Heldout(folds, 0, nan, nan, nan, nan)
+    y, p_bt, p_base = (np.concatenate(x) for x in (ys, bt, base))
+    return Heldout(
+        folds=folds,
+        votes=len(y),
+        bt_accuracy=float(np.mean((p_bt >= 0.5) == (y == 1))),
+        bt_log_loss=_log_loss(y, p_bt),
+        base_accuracy=float(np.mean((p_base >= 0.5) == (y == 1))),
+        base_log_loss=_log_loss(y, p_base),
+    )
+
+
+def gate(
+    split: SplitHalf,
+    per_edge: Distribution,
+    heldout: Heldout,
+    thresholds: GateThresholds | None = None,
+) -> Gate:
+    """Check the publishing thresholds; NaN figures fail (no evidence is not agreement)."""
+    t = thresholds or GateThresholds()
+    checks = [
+        (
+            split.kappa_mean >= t.min_kappa,
+            f"split-half kappa {split.kappa_mean:.3f} < {t.min_kappa}",
+        ),
+        (
+            split.correlation_mean >= t.min_correlation,
+            f"split-half likelihood correlation {split.correlation_mean:.3f} < {t.min_correlation}",
+        ),
+        (
+            per_edge.median >= t.min_median_votes_per_edge,
+            f"median votes per edge {per_edge.median} < {t.min_median_votes_per_edge}",
+        ),
+        (
+            heldout.base_log_loss - heldout.bt_log_loss > t.min_log_loss_gain,
+            f"held-out log-loss: Bradley-Terry {heldout.bt_log_loss:.4f} does not beat "
+            f"base rate {heldout.base_log_loss:.4f}",
+        ),
+    ]
+    failures = tuple(message for ok, message in checks if not ok)
+    return Gate(not failures, failures)
+
+
+def reliability_report(
+    votes: VoteArrays,
+    config: Config | None = None,
+    *,
+    rng: np.random.Generator | None = None,
+    thresholds: GateThresholds | None = None,
+) -> ReliabilityReport:
+    """Split-half, votes per edge and rater, held-out prediction and the publishing gate."""
+    config = config or Config()
+    rng = rng if rng is not None else np.random.default_rng(config.seed)
+    split = split_half(votes, config, repeats=config.split_half_repeats, rng=rng)
+    per_edge = votes_per_edge(votes)
+    held = heldout_prediction(votes, config, folds=config.folds, rng=rng)
+    return ReliabilityReport(
+        split, per_edge, votes_per_rater(votes), held, gate(split, per_edge, held, thresholds)
+    )

@@ -1,0 +1,287 @@
+"""The whole aggregation as one pure function, and its deterministic JSON form.
+
+:func:`aggregate` runs every step on one set of votes: edge summaries (global, as
+MAI publishes, and per context), PageRank rankings, contested sets, Bradley-Terry
+scores with bootstrap intervals, bridging (when rater groups are given), the
+reliability report, and for each context a winner with the reasons it may or may
+not be published.  All randomness comes from one generator seeded by
+``config.seed``; nothing reads the clock.  :func:`dumps` writes sorted keys and
+floats rounded to :data:`FLOAT_DIGITS` decimals, so equal inputs give equal bytes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+
+from .bridging import Bridging, edge_bridging, winner_bridging
+from .edges import GLOBAL, EdgeTable, pair_contexts, summarize_edges
+from .graph import contested_sets
+from .rank import (
+    MAI_ALGORITHM,
+    NETWORKX_ALGORITHM,
+    BTFit,
+    BTIntervals,
+    Scores,
+    bradley_terry,
+    bt_bootstrap,
+    rank_edges,
+)
+from .reliability import GateThresholds, ReliabilityReport, reliability_report
+from .types import ANSWERS, WISER, Config, VoteArrays
+
+SCHEMA_VERSION = 1
+FLOAT_DIGITS = 10
+PAGERANK_NOTES = {
+    MAI_ALGORITHM: "MAI PageRank: damping 0.85, fixed iterations from uniform, no "
+    "redistribution of dangling mass, so scores need not sum to 1.",
+    NETWORKX_ALGORITHM: "NetworkX PageRank: dangling mass spread uniformly; scores sum "
+    "to 1 per graph.",
+}
+
+
+def _edge_rows(
+    table: EdgeTable, votes: VoteArrays, bridging: Bridging | None, contexts: list | None
+) -> list[dict[str, Any]]:
+    rows = []
+    for i in range(len(table)):
+        row: dict[str, Any] = {
+            "sourceValueId": votes.values[table.src[i]],
+            "wiserValueId": votes.values[table.dst[i]],
+            "counts": {
+                "markedWiser": int(table.wiser[i]),
+                "markedNotWiser": int(table.not_wiser[i]),
+                "markedLessWise": int(table.less_wise[i]),
+                "markedUnsure": int(table.unsure[i]),
+                "impressions": int(table.impressions[i]),
+            },
+            "raters": int(table.raters[i]),
+            "summary": {
+                "wiserLikelihood": float(table.likelihood[i]),
+                "entropy": float(table.entropy[i]),
+            },
+            "kept": bool(table.kept[i]),
+        }
+        if contexts is not None:
+            row["contexts"] = [votes.contexts[c] for c in contexts[i]]
+        if bridging is not None:
+            row["bridging"] = _bridging_row(bridging, i)
+        rows.append(row)
+    return rows
+
+
+def _bridging_row(bridging: Bridging, i: int) -> dict[str, Any]:
+    groups = {
+        label: {
+            "favour": int(bridging.favour[i, g]),
+            "decisive": int(bridging.decisive[i, g]),
+            "support": float(bridging.support[i, g]),
+            "qualified": bool(bridging.qualified[i, g]),
+        }
+        for g, label in enumerate(bridging.groups)
+    }
+    return {"bridged": bool(bridging.bridged[i]), "groups": groups}
+
+
+def _scores_by_context(scores: Scores, votes: VoteArrays) -> dict[int, list[dict[str, Any]]]:
+    result: dict[int, list[dict[str, Any]]] = {}
+    for i in range(len(scores)):
+        entry = {"value": votes.values[scores.value[i]], "score": float(scores.score[i])}
+        result.setdefault(int(scores.context[i]), []).append(entry)
+    return result
+
+
+def _bt_by_context(
+    fit: BTFit, intervals: BTIntervals, votes: VoteArrays
+) -> dict[int, list[dict[str, Any]]]:
+    order = np.lexsort((fit.node_value, -fit.theta, fit.node_context))
+    result: dict[int, list[dict[str, Any]]] = {}
+    for i in order.tolist():
+        entry = {
+            "value": votes.values[fit.node_value[i]],
+            "theta": float(fit.theta[i]),
+            "lo": float(intervals.lo[i]),
+            "hi": float(intervals.hi[i]),
+            "prob_top": float(intervals.prob_top[i]),
+        }
+        result.setdefault(int(fit.node_context[i]), []).append(entry)
+    return result
+
+
+def _winner(
+    ranking: list[dict[str, Any]],
+    contested: list[list[Any]],
+    bt: list[dict[str, Any]],
+    reliability: ReliabilityReport,
+    thresholds: GateThresholds,
+) -> dict[str, Any] | None:
+    """The top PageRank value and every reason not to publish it."""
+    if not ranking:
+        return None
+    top = ranking[0]
+    reasons = list(reliability.gate.failures)
+    if len(ranking) > 1 and math.isclose(ranking[1]["score"], top["score"], rel_tol=1e-9):
+        reasons.append("tied with the runner-up")
+    if any(top["value"] in members for members in contested):
+        reasons.append("in a contested set (a cycle of wiser-than edges)")
+    prob = next((e["prob_top"] for e in bt if e["value"] == top["value"]), float("nan"))
+    if not prob >= thresholds.min_winner_prob_top:
+        reasons.append(
+            f"Bradley-Terry bootstrap P(top) {prob:.2f} < {thresholds.min_winner_prob_top}"
+        )
+    return {"value": top["value"], "score": top["score"], "bt_prob_top": prob, "reasons": reasons}
+
+
+def aggregate(
+    votes: VoteArrays,
+    config: Config | None = None,
+    *,
+    groups: Mapping[str, str] | None = None,
+    thresholds: GateThresholds | None = None,
+) -> dict[str, Any]:
+    """Every aggregation step on ``votes``; a JSON-ready dict (see :func:`dumps`)."""
+    config = config or Config()
+    thresholds = thresholds or GateThresholds()
+    rng = np.random.default_rng(config.seed)
+    data, fit = bradley_terry(votes, config)
+    intervals = bt_bootstrap(
+        data,
+        fit,
+        samples=config.bootstrap_samples,
+        rng=rng,
+        level=config.ci_level,
+        l2=config.bt_l2,
+        alpha_l2=config.bt_alpha_l2,
+    )
+    reliability = reliability_report(votes, config, rng=rng, thresholds=thresholds)
+    bt = _bt_by_context(fit, intervals, votes)
+    contexts = _context_sections(votes, config, bt, reliability, thresholds, groups)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "config": config.to_dict(),
+        "algorithm": _algorithm(config),
+        "notes": {"pagerank": PAGERANK_NOTES[_algorithm(config)]},
+        "counts": _counts(votes),
+        "global": _global_section(votes, config, groups),
+        "contexts": contexts,
+        "bradley_terry": {
+            "alpha": {
+                ("*" if c == GLOBAL else votes.contexts[c]): float(a)
+                for c, a in zip(fit.alpha_context.tolist(), fit.alpha.tolist(), strict=True)
+            },
+            "converged": fit.converged,
+            "bootstrap_samples": intervals.samples,
+        },
+        "reliability": reliability.to_dict(),
+    }
+
+
+def _algorithm(config: Config) -> str:
+    return MAI_ALGORITHM if config.pagerank == "mai" else NETWORKX_ALGORITHM
+
+
+def _global_section(
+    votes: VoteArrays, config: Config, groups: Mapping[str, str] | None
+) -> dict[str, Any]:
+    """MAI's pooled graph: every pair with its contexts, and the global ranking."""
+    table = summarize_edges(votes, config, by_context=False)
+    scores = rank_edges(table, config)
+    bridging = edge_bridging(votes, groups, table, config) if groups else None
+    return {
+        "edges": _edge_rows(table, votes, bridging, pair_contexts(votes, table)),
+        "ranking": _scores_by_context(scores, votes).get(GLOBAL, []),
+    }
+
+
+def _context_sections(
+    votes: VoteArrays,
+    config: Config,
+    bt: dict[int, list[dict[str, Any]]],
+    reliability: ReliabilityReport,
+    thresholds: GateThresholds,
+    groups: Mapping[str, str] | None,
+) -> dict[str, Any]:
+    """Per context: edges, PageRank ranking, Bradley-Terry, contested sets, winner."""
+    table = summarize_edges(votes, config)
+    ranking = _scores_by_context(rank_edges(table, config), votes)
+    bridging = edge_bridging(votes, groups, table, config) if groups else None
+    contested = {
+        c: [[votes.values[v] for v in s] for s in sets] for c, sets in contested_sets(table).items()
+    }
+    contexts: dict[str, Any] = {}
+    for code, label in enumerate(votes.contexts):
+        rows = np.flatnonzero(table.context == code)
+        args = (ranking.get(code, []), contested.get(code, []), bt.get(code, []))
+        contexts[label] = {
+            "edges": _edge_rows(table.select(rows), votes, _take(bridging, rows), None),
+            "ranking": args[0],
+            "bradley_terry": args[2],
+            "contested_sets": args[1],
+            "winner": _winner(*args, reliability, thresholds),
+        }
+    if groups:
+        _add_winner_bridging(contexts, votes, groups, config)
+    return contexts
+
+
+def _take(bridging: Bridging | None, rows: np.ndarray) -> Bridging | None:
+    if bridging is None:
+        return None
+    arrays = ("favour", "decisive", "support", "qualified", "bridged")
+    return replace(bridging, **{name: getattr(bridging, name)[rows] for name in arrays})
+
+
+def _add_winner_bridging(
+    contexts: dict[str, Any], votes: VoteArrays, groups: Mapping[str, str], config: Config
+) -> None:
+    index = {label: code for code, label in enumerate(votes.contexts)}
+    winners = {
+        index[label]: votes.values.index(entry["winner"]["value"])
+        for label, entry in contexts.items()
+        if entry["winner"] is not None
+    }
+    codes, bridging = winner_bridging(votes, groups, winners, config)
+    for row, code in enumerate(codes):
+        winner = contexts[votes.contexts[code]]["winner"]
+        winner["bridging"] = _bridging_row(bridging, row)
+        if not bridging.bridged[row]:
+            winner["reasons"].append("not bridged across groups")
+
+
+def _counts(votes: VoteArrays) -> dict[str, Any]:
+    by_answer = np.bincount(votes.answer, minlength=len(ANSWERS))
+    decisive = int(by_answer.sum() - by_answer[-1])
+    return {
+        "votes": votes.n_votes,
+        "raters": votes.n_raters,
+        "values": votes.n_values,
+        "contexts": votes.n_contexts,
+        "answers": dict(zip(ANSWERS, by_answer.tolist(), strict=True)),
+        "wiser_share_of_decisive": (by_answer[WISER] / decisive) if decisive else None,
+    }
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-ready copy: numpy scalars to Python, floats rounded, NaN and inf to None."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float):
+        if not math.isfinite(obj):
+            return None
+        rounded = round(obj, FLOAT_DIGITS)
+        return 0.0 if rounded == 0 else rounded
+    return obj
+
+
+def dumps(result: Mapping[str, Any]) -> str:
+    """Deterministic JSON text: sorted keys, rounded floats, a trailing newline."""
+    return json.dumps(_clean(result), sort_keys=True, indent=1, ensure_ascii=False) + "\n"
