@@ -1,9 +1,13 @@
-"""Participant forms: consent, demographics, and the values card (review and guided)."""
+"""Participant forms: consent, demographics, the values card (review and guided), wisdom votes
+and the closing feedback questions."""
+
+import uuid
 
 from django import forms
+from django.conf import settings
 
 from .llm.schemas import validate_card_fields
-from .models import ValuesCard
+from .models import ValuesCard, WisdomVote
 
 
 class ConsentForm(forms.Form):
@@ -104,3 +108,76 @@ class CardForm(forms.Form):
     def card_fields(self) -> dict:
         keys = ("title", "description", "policies", "context")
         return {key: self.cleaned_data[key] for key in keys}
+
+
+ANSWER_CHOICES = [
+    (WisdomVote.Answer.WISER, "B is wiser"),
+    (WisdomVote.Answer.NOT_WISER, "B is not wiser"),
+    (WisdomVote.Answer.LESS_WISE, "B is less wise"),
+    (WisdomVote.Answer.UNSURE, "I’m not sure"),
+]
+ANSWER_HINTS = {
+    WisdomVote.Answer.WISER: "B keeps what mattered in A and sees more.",
+    WisdomVote.Answer.NOT_WISER: "About as wise, or just different.",
+    WisdomVote.Answer.LESS_WISE: "A was the wiser way to see it.",
+    WisdomVote.Answer.UNSURE: "",
+}
+
+
+class VoteForm(forms.Form):
+    """One answer to "is B wiser than A here?"; `client_id` makes a resubmission harmless."""
+
+    hypothesis = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    client_id = forms.CharField(widget=forms.HiddenInput, max_length=64)
+    answer = forms.ChoiceField(
+        choices=ANSWER_CHOICES,
+        widget=forms.RadioSelect,
+        label="Is B wiser than A for this context?",
+        error_messages={"required": "Please choose one of the four answers."},
+    )
+    reason = forms.CharField(
+        required=False,
+        label="Why? Tell us in your own words",
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="A sentence is plenty.",
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["reason"].max_length = settings.MGE_MESSAGE_MAX_CHARS
+        self.fields["reason"].widget.attrs["maxlength"] = settings.MGE_MESSAGE_MAX_CHARS
+
+    @classmethod
+    def for_hypothesis(cls, hypothesis_id: int) -> "VoteForm":
+        return cls(initial={"hypothesis": hypothesis_id, "client_id": uuid.uuid4().hex})
+
+    def answer_options(self) -> list[tuple]:
+        """Each radio button with its one-line explanation."""
+        return [(radio, ANSWER_HINTS[radio.data["value"]]) for radio in self["answer"]]
+
+
+LIKERT = [(n, str(n)) for n in range(1, 6)]  # 1: not at all, 5: completely
+
+
+def _likert(label: str) -> forms.TypedChoiceField:
+    return forms.TypedChoiceField(
+        label=label,
+        choices=LIKERT,
+        coerce=int,
+        widget=forms.RadioSelect,
+        error_messages={"required": "Please choose a number from 1 to 5."},
+    )
+
+
+class FeedbackForm(forms.Form):
+    """The closing questions of the moral graph paper, on a scale of 1 to 5."""
+
+    represented = _likert("Did you feel your values were represented?")
+    process_fair = _likert("Was the process fair?")
+    graph_fair = _likert("Would the resulting moral graph be fair?")
+    comment = forms.CharField(
+        required=False,
+        max_length=2000,
+        label="Anything else you’d like to tell us?",
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )

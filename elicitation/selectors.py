@@ -1,9 +1,24 @@
 """Reads for pages, the interview consumer and (later) the dashboard."""
 
-from django.db.models import Count, Q
+from dataclasses import dataclass
+
+from django.db.models import Count, Exists, OuterRef, Q, Subquery
+
+from moralgraph.models import CanonicalValue, CardLink, UpgradeHypothesis
 
 from .dialogue import Turn
-from .models import Interview, Message, Participant, Question, Study, ValuesCard
+from .models import (
+    Context,
+    Impression,
+    Interview,
+    Message,
+    Participant,
+    Question,
+    Study,
+    ValuesCard,
+    WisdomVote,
+)
+from .pairing import Candidate
 
 
 def study_open_by_slug(slug: str) -> Study | None:
@@ -86,3 +101,219 @@ def study_progress(study: Study) -> dict:
         consented=Count("id", filter=Q(consented_at__isnull=False)),
         completed=Count("id", filter=Q(completed_at__isnull=False)),
     )
+
+
+# --- Wisdom votes ---
+
+WISER, NOT_WISER = WisdomVote.Answer.WISER, WisdomVote.Answer.NOT_WISER
+LESS_WISE, UNSURE = WisdomVote.Answer.LESS_WISE, WisdomVote.Answer.UNSURE
+
+
+def hypothesis_candidates(study_id: int) -> list[Candidate]:
+    """The study's active hypotheses between live values, with their votes so far: one query."""
+
+    def votes(answer: str) -> Count:
+        return Count("votes", filter=Q(votes__answer=answer))
+
+    rows = (
+        UpgradeHypothesis.objects.filter(
+            study_id=study_id,
+            is_active=True,
+            from_value__merged_into__isnull=True,
+            to_value__merged_into__isnull=True,
+        )
+        .annotate(
+            n=Count("votes"),
+            wiser=votes(WISER),
+            not_wiser=votes(NOT_WISER),
+            less_wise=votes(LESS_WISE),
+            unsure=votes(UNSURE),
+        )
+        .order_by("id")
+        .values_list(
+            "id",
+            "context_id",
+            "from_value_id",
+            "to_value_id",
+            "n",
+            "wiser",
+            "not_wiser",
+            "less_wise",
+            "unsure",
+        )
+    )
+    return [Candidate(*row) for row in rows]
+
+
+def participant_own_value_ids(participant: Participant) -> set[int]:
+    """The canonical values the participant's cards were merged into (and where those went)."""
+    rows = CardLink.objects.filter(card__participant=participant).values_list(
+        "value_id", "value__merged_into_id"
+    )
+    return {value_id for pair in rows for value_id in pair if value_id}
+
+
+def participant_context_ids(participant: Participant) -> set[int]:
+    """Contexts of the participant's cards and of the questions they were interviewed on."""
+    rows = Context.objects.filter(
+        Q(cards__participant=participant) | Q(questions__interviews__participant=participant)
+    ).values_list("id", flat=True)
+    return set(rows)
+
+
+def participant_seen_hypothesis_ids(participant: Participant) -> set[int]:
+    shown = participant.impressions.filter(hypothesis__isnull=False).values_list("hypothesis_id")
+    voted = WisdomVote.objects.filter(participant=participant).values_list("hypothesis_id")
+    return {pk for (pk,) in shown.order_by().union(voted.order_by())}
+
+
+def participant_draw(participant: Participant) -> list[Impression]:
+    """The participant's latest draw of active hypotheses in the order shown, each impression
+    with `answered` set, and the hypothesis, its values and its context loaded: one query."""
+    latest = (
+        Impression.objects.filter(participant=participant, hypothesis__isnull=False)
+        .exclude(draw_id="")
+        .order_by("-id")
+        .values("draw_id")[:1]
+    )
+    voted = WisdomVote.objects.filter(participant=participant, hypothesis=OuterRef("hypothesis"))
+    return list(
+        Impression.objects.filter(
+            participant=participant, draw_id=Subquery(latest), hypothesis__is_active=True
+        )
+        .select_related("hypothesis__context", "hypothesis__from_value", "hypothesis__to_value")
+        .annotate(answered=Exists(voted))
+        .order_by("position", "id")
+    )
+
+
+def participant_votes_in_reach(participant: Participant) -> bool:
+    """Whether voting is worth a visit: a draw exists, or the study has hypotheses to draw."""
+    drawn = participant.impressions.filter(hypothesis__isnull=False)
+    active = UpgradeHypothesis.objects.filter(study_id=participant.study_id, is_active=True)
+    return drawn.exists() or active.exists()
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """How other participants judged one upgrade touching the participant's value."""
+
+    context: str
+    other: str
+    yours_is_target: bool
+    votes: int
+    yours_wiser: int
+    other_wiser: int
+
+    @property
+    def yours_mostly_wiser(self) -> bool:
+        return self.yours_wiser * 2 > self.votes
+
+    @property
+    def other_mostly_wiser(self) -> bool:
+        return self.other_wiser * 2 > self.votes
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where one confirmed card went: its canonical value, who shares it, how it fares."""
+
+    card: ValuesCard
+    value: CanonicalValue | None
+    people: int = 0
+    comparisons: tuple[Comparison, ...] = ()
+
+    @property
+    def votes(self) -> int:
+        return sum(c.votes for c in self.comparisons)
+
+    @property
+    def wiser_than(self) -> int:
+        return sum(c.yours_mostly_wiser for c in self.comparisons)
+
+    @property
+    def less_wise_than(self) -> int:
+        return sum(c.other_mostly_wiser for c in self.comparisons)
+
+
+RESULTS_MAX_COMPARISONS = 12
+
+
+def participant_placements(participant: Participant) -> list[Placement]:
+    """ "Where did my input go?": each confirmed card, the canonical value it was merged into (if
+    deduplication reached it yet), how many people share that value, and raw vote counts by
+    other participants on the upgrades into and out of it. Three queries."""
+    cards = list(
+        participant.cards.filter(status=ValuesCard.Status.CONFIRMED).select_related(
+            "context", "canonical_link__value__merged_into"
+        )
+    )
+    values = {card.pk: _linked_value(card) for card in cards}
+    value_ids = {value.pk for value in values.values() if value}
+    people = _value_people(value_ids)
+    comparisons = _value_comparisons(value_ids, participant)
+    return [
+        Placement(
+            card=card,
+            value=value,
+            people=people.get(value.pk, 0) if value else 0,
+            comparisons=tuple(comparisons.get(value.pk, ())) if value else (),
+        )
+        for card in cards
+        for value in [values[card.pk]]
+    ]
+
+
+def _linked_value(card: ValuesCard) -> CanonicalValue | None:
+    try:
+        value = card.canonical_link.value
+    except CardLink.DoesNotExist:
+        return None
+    return value.merged_into or value
+
+
+def _value_people(value_ids: set[int]) -> dict[int, int]:
+    if not value_ids:
+        return {}
+    rows = (
+        CardLink.objects.filter(Q(value_id__in=value_ids) | Q(value__merged_into_id__in=value_ids))
+        .values_list("value_id", "value__merged_into_id")
+        .annotate(n=Count("card__participant", distinct=True))
+        .order_by()
+    )
+    people: dict[int, int] = {}
+    for value_id, merged_into_id, n in rows:
+        key = merged_into_id or value_id
+        people[key] = people.get(key, 0) + n
+    return people
+
+
+def _value_comparisons(
+    value_ids: set[int], participant: Participant
+) -> dict[int, list[Comparison]]:
+    if not value_ids:
+        return {}
+    others = ~Q(votes__participant=participant)
+
+    def votes(*answers: str) -> Count:
+        return Count("votes", filter=others & Q(votes__answer__in=answers))
+
+    hypotheses = (
+        UpgradeHypothesis.objects.filter(
+            Q(from_value_id__in=value_ids) | Q(to_value_id__in=value_ids), is_active=True
+        )
+        .select_related("context", "from_value", "to_value")
+        .annotate(n=votes(WISER, NOT_WISER, LESS_WISE, UNSURE))
+        .annotate(wiser=votes(WISER), less_wise=votes(LESS_WISE))
+        .filter(n__gt=0)
+        .order_by("-n", "id")[:RESULTS_MAX_COMPARISONS]
+    )
+    found: dict[int, list[Comparison]] = {}
+    for h in hypotheses:
+        mine_is_target = h.to_value_id in value_ids
+        mine, other = (h.to_value, h.from_value) if mine_is_target else (h.from_value, h.to_value)
+        wiser, less = (h.wiser, h.less_wise) if mine_is_target else (h.less_wise, h.wiser)
+        found.setdefault(mine.pk, []).append(
+            Comparison(h.context.name, other.title, mine_is_target, h.n, wiser, less)
+        )
+    return found

@@ -1,10 +1,25 @@
 """Writes. Every participant message, card and edit is stored here before it is acknowledged."""
 
+import random
+import uuid
+
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .models import Context, Interview, Message, Participant, Question, Study, ValuesCard
+from . import pairing, selectors
+from .models import (
+    Context,
+    Impression,
+    Interview,
+    Message,
+    Participant,
+    Question,
+    Study,
+    ValuesCard,
+    WisdomVote,
+)
 
 OPENING_TEMPLATE = (
     "Hi! Thanks for taking part. Imagine someone sends this message to a chatbot like ChatGPT:\n\n"
@@ -210,6 +225,8 @@ def card_confirm(*, card: ValuesCard) -> ValuesCard:
             card.status = ValuesCard.Status.CONFIRMED
             card.confirmed_at = timezone.now()
             card.save(update_fields=["status", "confirmed_at"])
+            # robust: the card is confirmed whatever happens to its deduplication.
+            transaction.on_commit(lambda: _dedupe_later(card.pk), robust=True)
         if card.interview_id:
             Interview.objects.filter(pk=card.interview_id).update(
                 status=Interview.Status.COMPLETED, updated_at=timezone.now()
@@ -217,5 +234,91 @@ def card_confirm(*, card: ValuesCard) -> ValuesCard:
     return card
 
 
+def _dedupe_later(card_id: int) -> None:
+    from moralgraph.tasks import dedupe_card  # moralgraph imports this app: import on use
+
+    if settings.MGE_DEDUPE_ON_CONFIRM:
+        dedupe_card.delay(card_id)
+
+
 def _history_entry(card: ValuesCard, changed_by: str) -> dict:
     return {**card.snapshot(), "changed_by": changed_by, "replaced_at": timezone.now().isoformat()}
+
+
+# --- Wisdom votes and feedback ---
+
+
+class VoteRefused(Exception):
+    """A vote that cannot be taken; retrying the same request cannot help. The text is safe to
+    show the participant."""
+
+
+def votes_draw(*, participant: Participant, rng: random.Random | None = None) -> list[Impression]:
+    """The hypotheses for the participant to judge, logged as impressions in the order shown.
+
+    Reload-safe: while the latest draw has an unanswered hypothesis, that draw comes back and
+    nothing new is logged. Otherwise `pairing.choose` picks a fresh draw (empty when nothing is
+    left) from the study's vote counts, read in one query.
+    """
+    with transaction.atomic():
+        # Two tabs drawing at once: the second waits here, then finds the first one's draw.
+        list(Participant.objects.select_for_update().filter(pk=participant.pk).values("pk"))
+        current = selectors.participant_draw(participant)
+        if any(not impression.answered for impression in current):
+            return current
+        chosen = pairing.choose(
+            selectors.hypothesis_candidates(participant.study_id),
+            own_value_ids=selectors.participant_own_value_ids(participant),
+            seen_ids=selectors.participant_seen_hypothesis_ids(participant),
+            context_ids=selectors.participant_context_ids(participant),
+            count=pairing.draw_size(settings.MGE_VOTES_PER_DRAW),
+            rng=rng or random.SystemRandom(),
+        )
+        draw_id = uuid.uuid4().hex
+        return Impression.objects.bulk_create(
+            Impression(participant=participant, hypothesis_id=c.id, draw_id=draw_id, position=n)
+            for n, c in enumerate(chosen)
+        )
+
+
+def vote_record(
+    *,
+    participant: Participant,
+    hypothesis_id: int,
+    answer: str,
+    reason: str = "",
+    client_id: str = "",
+) -> tuple[WisdomVote, bool]:
+    """Store the participant's vote on a hypothesis they were shown, once.
+
+    The first answer stands: a double submit, a replay or a second tab gets the stored vote
+    back with created=False. Raises VoteRefused for a hypothesis never shown to them.
+    """
+    if answer not in WisdomVote.Answer.values:
+        raise VoteRefused("Please choose one of the four answers.")
+    if len(reason) > settings.MGE_MESSAGE_MAX_CHARS:
+        raise VoteRefused(
+            f"Please keep your reason under {settings.MGE_MESSAGE_MAX_CHARS} characters."
+        )
+    if not participant.impressions.filter(hypothesis_id=hypothesis_id).exists():
+        raise VoteRefused("You can only answer the comparisons that were shown to you.")
+    key = {"participant": participant, "hypothesis_id": hypothesis_id}
+    existing = WisdomVote.objects.filter(**key).first()
+    if existing:
+        return existing, False
+    try:
+        with transaction.atomic():
+            vote = WisdomVote.objects.create(
+                **key, answer=answer, reason=reason.strip(), client_id=client_id[:64]
+            )
+    except IntegrityError:
+        return WisdomVote.objects.get(**key), False
+    return vote, True
+
+
+def participant_feedback_save(*, participant: Participant, answers: dict) -> Participant:
+    """The closing questions' answers; skipped ones are left out."""
+    kept = {key: value for key, value in answers.items() if value not in ("", None)}
+    participant.feedback = {**kept, "submitted_at": timezone.now().isoformat()}
+    participant.save(update_fields=["feedback"])
+    return participant

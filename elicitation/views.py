@@ -1,4 +1,5 @@
-"""Participant pages: consent, demographics, interview, card review, guided form, thank-you.
+"""Participant pages: consent, demographics, interview, card review, guided form, wisdom votes,
+results and feedback, thank-you.
 
 Thin: each view finds the participant through `access`, calls one service or selector, and
 renders or redirects. Who may open what is decided in `access`, never here.
@@ -13,8 +14,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from . import access, selectors, services
-from .forms import CardForm, ConsentForm, DemographicsForm
+from . import access, selectors, services, throttle
+from .forms import CardForm, ConsentForm, DemographicsForm, FeedbackForm, VoteForm
 from .models import Interview, Participant, Study, ValuesCard
 
 
@@ -42,11 +43,17 @@ def _url(name: str, study: Study) -> str:
     return reverse(f"elicitation:{name}", kwargs={"slug": study.slug})
 
 
+def _after_card_url(participant: Participant) -> str:
+    """Votes when the study has hypotheses to judge, else the thank-you page."""
+    in_reach = selectors.participant_votes_in_reach(participant)
+    return _url("vote" if in_reach else "done", participant.study)
+
+
 def _resume_url(participant: Participant) -> str:
     """Where a consented participant coming back should be."""
     study = participant.study
     if selectors.participant_confirmed_cards(participant):
-        return _url("done", study)
+        return _after_card_url(participant)
     if participant.interviews.exists() or not study.ask_demographics:
         return _url("start", study)
     return _url("demographics", study)
@@ -107,7 +114,7 @@ def start(request: HttpRequest, slug: str) -> HttpResponse:
     if participant is None:
         return redirect(_url("landing", study))
     if selectors.participant_confirmed_cards(participant):
-        return redirect(_url("done", study))
+        return redirect(_after_card_url(participant))
     interview = selectors.participant_open_interview(participant)
     if interview is None:
         if not study.is_open:
@@ -173,13 +180,13 @@ def card(request: HttpRequest, pk: int) -> HttpResponse:
     study = interview.participant.study
     confirmed = card.status == ValuesCard.Status.CONFIRMED
     if request.method == "POST" and confirmed:
-        return redirect(_url("done", study))
+        return redirect(_after_card_url(interview.participant))
     form = CardForm(request.POST) if request.method == "POST" else CardForm.for_card(card)
     if form.is_valid():
         services.card_edit(card=card, **form.card_fields())
         if "confirm" in request.POST:
             services.card_confirm(card=card)
-            return redirect(_url("done", study))
+            return redirect(_after_card_url(interview.participant))
         messages.success(request, "Your changes are saved.")
         return redirect("elicitation:card", pk=interview.pk)
     context = {
@@ -190,6 +197,101 @@ def card(request: HttpRequest, pk: int) -> HttpResponse:
         "confirmed": confirmed,
     }
     return render(request, "elicitation/card.html", context)
+
+
+def _voter(request: HttpRequest, study: Study) -> Participant | HttpResponse:
+    """The consented participant with a confirmed card, or where to send anybody else."""
+    participant = _consented(request, study)
+    if participant is None:
+        return redirect(_url("landing", study))
+    if not selectors.participant_confirmed_cards(participant):
+        return redirect(_url("start", study))
+    return participant
+
+
+@require_http_methods(["GET", "POST"])
+def vote(request: HttpRequest, slug: str) -> HttpResponse:
+    """One hypothesis at a time from the participant's draw; results once all are answered."""
+    study = get_object_or_404(Study, slug=slug)
+    participant = _voter(request, study)
+    if isinstance(participant, HttpResponse):
+        return participant
+    if request.method == "GET":
+        return _vote_page(request, participant)
+    form = VoteForm(request.POST)
+    if not form.is_valid():
+        return _vote_page(request, participant, form, status=400)
+    rate = settings.MGE_VOTE_RATE_PER_MINUTE
+    if not throttle.allow(f"vote:{participant.token}", per_minute=rate):
+        form.add_error(None, "You’re answering very fast. Please wait a minute, then send again.")
+        return _vote_page(request, participant, form, status=429)
+    _vote_submit(request, participant, form.cleaned_data)
+    return redirect(_url("vote", study))
+
+
+def _vote_submit(request: HttpRequest, participant: Participant, data: dict) -> None:
+    try:
+        vote, created = services.vote_record(
+            participant=participant,
+            hypothesis_id=data["hypothesis"],
+            answer=data["answer"],
+            reason=data["reason"],
+            client_id=data["client_id"],
+        )
+    except services.VoteRefused as refused:
+        messages.error(request, str(refused))
+        return
+    if not created and vote.client_id != data["client_id"]:
+        messages.info(request, "You already answered that comparison; your first answer counts.")
+
+
+def _vote_page(
+    request: HttpRequest, participant: Participant, form: VoteForm | None = None, status: int = 200
+) -> HttpResponse:
+    study = participant.study
+    draw = selectors.participant_draw(participant)
+    if not draw:
+        services.votes_draw(participant=participant)
+        draw = selectors.participant_draw(participant)
+    if not draw:
+        return redirect(_url("done", study))
+    pending = [impression for impression in draw if not impression.answered]
+    if not pending:
+        return redirect(_url("results", study))
+    wanted = form.data.get("hypothesis") if form else None
+    shown = next((i for i in pending if str(i.hypothesis_id) == wanted), pending[0])
+    if form is None or str(shown.hypothesis_id) != wanted:
+        form = VoteForm.for_hypothesis(shown.hypothesis_id)
+    context = {
+        "study": study,
+        "hypothesis": shown.hypothesis,
+        "form": form,
+        "number": len(draw) - len(pending) + 1,
+        "total": len(draw),
+    }
+    return render(request, "elicitation/vote.html", context, status=status)
+
+
+@require_http_methods(["GET", "POST"])
+def results(request: HttpRequest, slug: str) -> HttpResponse:
+    """Where the participant's card went in the graph, then the closing feedback questions."""
+    study = get_object_or_404(Study, slug=slug)
+    participant = _voter(request, study)
+    if isinstance(participant, HttpResponse):
+        return participant
+    if request.method == "POST" and "skip" in request.POST:
+        return redirect(_url("done", study))
+    form = FeedbackForm(request.POST or None, initial=participant.feedback)
+    if form.is_valid():
+        services.participant_feedback_save(participant=participant, answers=form.cleaned_data)
+        return redirect(_url("done", study))
+    context = {
+        "study": study,
+        "placements": selectors.participant_placements(participant),
+        "voted": participant.votes.count(),
+        "form": form,
+    }
+    return render(request, "elicitation/results.html", context)
 
 
 def completion_redirect_url(study: Study) -> str:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create .venv and install the project with its test extra. Idempotent: the install is skipped
 # while pyproject.toml (and the chosen extras) are unchanged since the last successful install.
-#   MGE_WITH_ML=1  also install the optional `ml` extra (torch, sentence-transformers).
+#   MGE_WITH_ML=1  also install the optional `ml` extra (torch, sentence-transformers); the
+#                  test and serve scripts set it unless it is 0.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

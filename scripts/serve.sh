@@ -13,7 +13,7 @@ PORT="${MGE_PORT:-8000}"
 export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-config.settings.local}"
 export PATH="$ROOT/.venv/bin:$PATH"
 
-"$ROOT/scripts/bootstrap.sh"
+MGE_WITH_ML="${MGE_WITH_ML:-1}" "$ROOT/scripts/bootstrap.sh"
 python manage.py migrate --noinput
 python manage.py seed_demo
 

@@ -58,3 +58,12 @@ def participant_cookie(participant: Participant) -> str:
 def participant_cookie_header(participant: Participant) -> tuple[bytes, bytes]:
     name = settings.MGE_PARTICIPANT_COOKIE
     return (b"cookie", f"{name}={participant_cookie(participant)}".encode())
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Rate-limit counters live in the cache; no test inherits another's."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield

@@ -101,6 +101,10 @@ if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
     CELERY_TASK_ALWAYS_EAGER = False
+    # Rate limits live in the cache, so every web process must share it.
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CELERY_BROKER_URL = "memory://"
@@ -132,8 +136,20 @@ MGE_MESSAGE_MAX_CHARS = env_int("MGE_MESSAGE_MAX_CHARS", 4000)
 MGE_FRAME_MAX_BYTES = env_int("MGE_FRAME_MAX_BYTES", 16384)
 MGE_CHAT_RATE_PER_MINUTE = env_int("MGE_CHAT_RATE_PER_MINUTE", 20)
 MGE_LLM_FAILURES_BEFORE_FALLBACK = env_int("MGE_LLM_FAILURES_BEFORE_FALLBACK", 3)
+# Hypotheses shown to each voter (kept within 3 to 10), and votes accepted per minute.
+MGE_VOTES_PER_DRAW = env_int("MGE_VOTES_PER_DRAW", 5)
+MGE_VOTE_RATE_PER_MINUTE = env_int("MGE_VOTE_RATE_PER_MINUTE", 30)
 MGE_PARTICIPANT_COOKIE = "mge_participant"
 MGE_PARTICIPANT_COOKIE_MAX_AGE = 60 * 60 * 24 * 60
+
+# --- Moral graph ---
+# Cosine similarities between a new card and the study's values (all-MiniLM-L6-v2): at or above
+# SAME a card joins the nearest value unasked; from CANDIDATE up, values go to the LLM judge.
+MGE_DEDUPE_CANDIDATE_THRESHOLD = env_float("MGE_DEDUPE_CANDIDATE_THRESHOLD", 0.6)
+MGE_DEDUPE_SAME_THRESHOLD = env_float("MGE_DEDUPE_SAME_THRESHOLD", 0.95)
+# Queue deduplication when a card is confirmed. With eager Celery (no REDIS_URL) it runs inside
+# the confirming request, and the first one in a process loads the embedding model (~11 s).
+MGE_DEDUPE_ON_CONFIRM = env_bool("MGE_DEDUPE_ON_CONFIRM", True)
 
 LOGGING = {
     "version": 1,

@@ -89,6 +89,9 @@ def app_server(tmp_path_factory, fake_llm) -> Iterator[dict]:
         "LLM_MODEL": "fake-model",
         "LLM_TIMEOUT_SECONDS": "10",
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        # Eager Celery would load the embedding model inside the confirm request; dedupe has
+        # its own integration tests.
+        "MGE_DEDUPE_ON_CONFIRM": "false",
     }
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)

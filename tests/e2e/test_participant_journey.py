@@ -1,13 +1,17 @@
-"""A participant in a real browser: consent, chat over the websocket, card review, completion."""
+"""A participant in a real browser: consent, chat over the websocket, card review, wisdom votes,
+results and completion."""
 
 import json
+import os
 import re
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e.conftest import ARTIFACTS, COMPLETION_URL
+from tests.e2e.conftest import ARTIFACTS, COMPLETION_URL, ROOT
 from tests.fakes.openai_server import INTERVIEW_QUESTIONS, SAMPLE_CARD, Error, Reply
 
 pytestmark = pytest.mark.e2e
@@ -161,3 +165,87 @@ def test_when_the_llm_fails_the_guided_form_still_yields_a_card(page, app_server
         "Listening Before Advising",
     )
     assert rows == [("guided", "confirmed")]
+
+
+SEED_HYPOTHESES = """
+from elicitation.models import Context, Study
+from moralgraph.models import CanonicalValue, UpgradeHypothesis
+study = Study.objects.get(slug="demo")
+context, _ = Context.objects.get_or_create(study=study, name="When someone asks for advice")
+titles = ["Quoting The Rules", "Laying Out Options", "Listening First", "Trusting Her"]
+values = [
+    CanonicalValue.objects.create(
+        study=study, title=t, description=f"A wise answer starts from {t.lower()}.",
+        policies=[f"MOMENTS for {t.lower()}"], external_id=f"e2e-{t}",
+    )
+    for t in titles
+]
+for a, b in zip(values, values[1:]):
+    UpgradeHypothesis.objects.create(
+        study=study, context=context, from_value=a, to_value=b,
+        story=f"I used to focus on {a.title.lower()}. Then I saw {b.title.lower()} helped more.",
+    )
+"""
+UNSEED_HYPOTHESES = """
+from moralgraph.models import CanonicalValue
+CanonicalValue.objects.filter(external_id__startswith="e2e-").delete()
+"""
+
+
+def django_shell(app_server, code: str) -> None:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+        "DATABASE_URL": f"sqlite:///{app_server['db']}",
+    }
+    command = [sys.executable, str(ROOT / "manage.py"), "shell", "-c", code]
+    subprocess.run(command, env=env, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+
+
+def test_after_the_card_a_participant_votes_sees_results_and_gives_feedback(page, app_server):
+    django_shell(app_server, SEED_HYPOTHESES)
+    try:
+        agree_and_skip_to_chat(page)
+        page.get_by_role("link", name="Prefer a form?").click()
+        page.get_by_label("Title").fill("Hearing Her Own Voice")
+        page.get_by_label("Description").fill("Helping people hear their own reasons first.")
+        page.get_by_label("When does it apply?").fill("When someone asks for advice")
+        page.get_by_label("What a wise person pays attention to").fill(
+            "FEELINGS the person has not named yet\nMOMENTS of hesitation\nWORDS they repeat"
+        )
+        page.get_by_role("button", name="Save and review").click()
+        page.get_by_role("button", name="Confirm this card").click()
+
+        for number, answer in enumerate(["B is wiser", "B is not wiser", "I’m not sure"], 1):
+            expect(page.get_by_role("heading", name="Is B wiser than A?")).to_be_visible()
+            expect(page.get_by_text(f"Comparison {number} of 3")).to_be_visible()
+            if number == 1:
+                page.screenshot(path=ARTIFACTS / "participant_vote.png", full_page=True)
+            page.get_by_label(answer).check()
+            page.get_by_label("Why? Tell us in your own words").fill(f"Reason {number}")
+            page.get_by_role("button", name="Send answer").click()
+
+        expect(page.get_by_role("heading", name="Where did your input go?")).to_be_visible()
+        expect(page.get_by_text("You answered 3 comparisons.")).to_be_visible()
+        for question in ("represented", "process fair", "graph be fair"):
+            group = page.get_by_role("group", name=re.compile(question))
+            group.get_by_label("4").check()
+        page.screenshot(path=ARTIFACTS / "participant_results.png", full_page=True)
+        page.get_by_role("button", name="Finish").click()
+        expect(page.get_by_role("heading", name="Thank you!")).to_be_visible()
+        rows = query(
+            app_server["db"],
+            "SELECT v.answer, v.reason, p.feedback FROM elicitation_wisdomvote v "
+            "JOIN elicitation_participant p ON p.id = v.participant_id "
+            "JOIN elicitation_valuescard c ON c.participant_id = p.id "
+            "WHERE c.title = ? ORDER BY v.id",
+            "Hearing Her Own Voice",
+        )
+        assert [(answer, reason) for answer, reason, _ in rows] == [
+            ("wiser", "Reason 1"),
+            ("not_wiser", "Reason 2"),
+            ("unsure", "Reason 3"),
+        ]
+        assert json.loads(rows[0][2])["graph_fair"] == 4
+    finally:
+        django_shell(app_server, UNSEED_HYPOTHESES)

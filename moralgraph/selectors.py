@@ -1,0 +1,55 @@
+"""Reads for the moral-graph services, tasks and pages."""
+
+import numpy as np
+from django.db.models import Max, QuerySet
+
+from elicitation.models import Context, Study
+
+from .models import CanonicalValue, CardLink, UpgradeHypothesis
+from .reranker import embedding
+
+
+def live_values(study: Study) -> QuerySet[CanonicalValue]:
+    """The study's values that were not merged into another one."""
+    return CanonicalValue.objects.filter(study=study, merged_into__isnull=True)
+
+
+def study_value_embeddings(study: Study) -> tuple[list[int], np.ndarray]:
+    """Ids and stacked embeddings (one row each) of the live values embedded by our model."""
+    rows = list(
+        live_values(study)
+        .filter(embedding__isnull=False, embedding_model=embedding.MODEL_NAME)
+        .order_by("id")
+        .values_list("id", "embedding")
+    )
+    if not rows:
+        return [], np.zeros((0, embedding.DIMENSION), dtype=np.float32)
+    return [pk for pk, _ in rows], np.stack([embedding.from_bytes(blob) for _, blob in rows])
+
+
+def context_values(context: Context) -> QuerySet[CanonicalValue]:
+    """Live values with at least one card written in `context`."""
+    return (
+        live_values(context.study)
+        .filter(card_links__card__context=context)
+        .distinct()
+        .order_by("id")
+    )
+
+
+def context_hypotheses_current(context: Context) -> bool:
+    """Whether generated hypotheses exist and are newer than every card link in the context."""
+    generated = UpgradeHypothesis.objects.filter(
+        context=context, source=UpgradeHypothesis.Source.LLM
+    ).aggregate(latest=Max("created_at"))["latest"]
+    linked = CardLink.objects.filter(card__context=context).aggregate(latest=Max("created_at"))
+    return generated is not None and (linked["latest"] is None or generated >= linked["latest"])
+
+
+def contexts_with_cards(study_id: int) -> list[int]:
+    return list(
+        Context.objects.filter(study_id=study_id, cards__isnull=False)
+        .distinct()
+        .order_by("id")
+        .values_list("id", flat=True)
+    )

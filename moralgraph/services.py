@@ -1,0 +1,295 @@
+"""Writes of the moral graph: deduplicating cards into canonical values, organizer merges and
+splits, and generated upgrade hypotheses. Tasks, admin actions and commands call these.
+"""
+
+import logging
+from collections.abc import Iterable
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+
+from elicitation.llm import client as llm_client
+from elicitation.llm.client import CallTag
+from elicitation.llm.errors import LLMError
+from elicitation.llm.prompts import Prompt
+from elicitation.models import Context, Study, ValuesCard
+
+from . import dedupe, hypotheses, selectors
+from .llm import ask_structured
+from .models import CanonicalValue, CardLink, UpgradeHypothesis
+from .prompting import ValueText
+from .reranker import embedding
+
+logger = logging.getLogger(__name__)
+
+
+# --- deduplication ---
+
+
+def card_dedupe(*, card: ValuesCard) -> CardLink | None:
+    """Link a confirmed card to the canonical value it holds, or to a new one made from it.
+
+    A card already linked keeps its link; a draft is left alone (None). See `dedupe` for the
+    decision. The judge is asked only when the LLM is configured; a judge that cannot answer
+    usefully leaves the card as a new value, except a transient failure, which is raised for
+    the caller to retry.
+    """
+    if card.status != ValuesCard.Status.CONFIRMED:
+        return None
+    if link := CardLink.objects.filter(card=card).first():
+        return link
+    vector = embedding.embed_texts([_text_of(card)])[0]
+    canonical_values_embed_missing(study=card.study)
+    ids, matrix = selectors.study_value_embeddings(card.study)
+    floor = settings.MGE_DEDUPE_CANDIDATE_THRESHOLD
+    candidates = dedupe.nearest(vector, matrix, ids, floor=floor)
+    judge = _judge_for(card) if llm_client.is_configured() else None
+    decision = dedupe.decide(
+        candidates, same_threshold=settings.MGE_DEDUPE_SAME_THRESHOLD, judge=judge
+    )
+    return _card_link_save(card=card, decision=decision, vector=vector)
+
+
+def cards_dedupe_pending(*, study: Study) -> int:
+    """Deduplicate the study's confirmed cards that have no value yet; return how many."""
+    pending = ValuesCard.objects.filter(
+        study=study, status=ValuesCard.Status.CONFIRMED, canonical_link__isnull=True
+    ).order_by("id")
+    return sum(card_dedupe(card=card) is not None for card in pending)
+
+
+def canonical_values_embed_missing(*, study: Study) -> int:
+    """Embed the live values that have no vector from our model (imported, split, older)."""
+    stale = selectors.live_values(study).filter(
+        Q(embedding__isnull=True) | ~Q(embedding_model=embedding.MODEL_NAME)
+    )
+    values = list(stale.order_by("id"))
+    if not values:
+        return 0
+    vectors = embedding.embed_texts([_text_of(value) for value in values])
+    for value, vector in zip(values, vectors, strict=True):
+        value.embedding = embedding.to_bytes(vector)
+        value.embedding_model = embedding.MODEL_NAME
+    CanonicalValue.objects.bulk_update(values, ["embedding", "embedding_model"], batch_size=500)
+    return len(values)
+
+
+def _judge_for(card: ValuesCard) -> dedupe.Judge:
+    def judge(candidates: list[dedupe.Candidate]) -> int | None:
+        ids = [candidate.value_id for candidate in candidates]
+        values = CanonicalValue.objects.in_bulk(ids)
+        shown = [_value_text(values[pk]) for pk in ids]
+        messages, prompt = dedupe.judge_messages(_value_text(card), shown)
+        try:
+            return ask_structured(
+                messages,
+                tag=_tag("dedupe", prompt, card.study),
+                parse=lambda text: dedupe.parse_judge_answer(text, set(ids)),
+            )
+        except LLMError as error:
+            if error.retryable:
+                raise
+            logger.warning("Dedupe judge unusable for card %s, new value: %s", card.pk, error)
+            return None
+
+    return judge
+
+
+def _card_link_save(*, card: ValuesCard, decision: dedupe.Decision, vector: np.ndarray) -> CardLink:
+    with transaction.atomic():
+        locked = ValuesCard.objects.select_for_update().get(pk=card.pk)
+        if link := CardLink.objects.filter(card=locked).first():
+            return link  # a concurrent run got here first
+        value = _live_value(decision.value_id)
+        if value is None:
+            value = _value_from_card(locked, vector)
+            decision = dedupe.Decision(dedupe.NEW)
+        return CardLink.objects.create(
+            card=locked, value=value, method=decision.method, similarity=decision.similarity
+        )
+
+
+def _live_value(value_id: int | None) -> CanonicalValue | None:
+    """The value with this id, or the one it was merged into since; None if it is gone."""
+    value = CanonicalValue.objects.filter(pk=value_id).first() if value_id else None
+    seen = set()
+    while value is not None and value.merged_into_id and value.pk not in seen:
+        seen.add(value.pk)
+        value = value.merged_into
+    return value
+
+
+def _value_from_card(card: ValuesCard, vector: np.ndarray | None) -> CanonicalValue:
+    return CanonicalValue.objects.create(
+        study_id=card.study_id,
+        title=card.title,
+        description=card.description,
+        policies=list(card.policies),
+        embedding=None if vector is None else embedding.to_bytes(vector),
+        embedding_model="" if vector is None else embedding.MODEL_NAME,
+    )
+
+
+# --- organizer merge and split ---
+
+
+def canonical_values_merge(
+    *, target: CanonicalValue, sources: Iterable[CanonicalValue]
+) -> CanonicalValue:
+    """Fold `sources` into `target`: their cards and hypotheses move to it.
+
+    A hypothesis that would become a loop (target -> target) or repeat one already there is
+    dropped: deleted when nobody saw it, otherwise deactivated and left on the old values so
+    that its votes are kept. Sources stay, pointing at `target` through `merged_into`.
+    """
+    sources = [source for source in sources if source.pk != target.pk]
+    source_ids = [source.pk for source in sources]
+    if any(source.study_id != target.study_id for source in sources):
+        raise ValueError("Values from different studies cannot be merged.")
+    with transaction.atomic():
+        if _was_merged(target):
+            raise ValueError(f"“{target}” was merged into another value; merge into that one.")
+        CardLink.objects.filter(value_id__in=source_ids).update(
+            value=target, method=CardLink.Method.MANUAL, similarity=None
+        )
+        _hypotheses_repoint(source_ids, target)
+        CanonicalValue.objects.filter(
+            Q(pk__in=source_ids) | Q(merged_into_id__in=source_ids)
+        ).update(merged_into=target)
+    for source in sources:
+        source.merged_into = target
+    return target
+
+
+def canonical_value_split(*, value: CanonicalValue, card_ids: Iterable[int]) -> CanonicalValue:
+    """Move some of a value's cards to a new value, copied from the first of those cards.
+
+    The new value's embedding is computed at the next deduplication; its hypotheses are none
+    yet: they stay with `value`.
+    """
+    wanted = set(card_ids)
+    links = list(value.card_links.filter(card_id__in=wanted).select_related("card"))
+    if not wanted or len(links) != len(wanted):
+        raise ValueError("Choose one or more cards that belong to this value.")
+    if _was_merged(value):
+        raise ValueError(f"“{value}” was merged into another value; split that one.")
+    if len(links) == value.card_links.count():
+        raise ValueError("Leave at least one card with the value; to change it, edit it.")
+    first = min(links, key=lambda link: link.card_id).card
+    with transaction.atomic():
+        new = _value_from_card(first, None)
+        CardLink.objects.filter(pk__in=[link.pk for link in links]).update(
+            value=new, method=CardLink.Method.MANUAL, similarity=None
+        )
+    return new
+
+
+def _was_merged(value: CanonicalValue) -> bool:
+    return CanonicalValue.objects.filter(pk=value.pk, merged_into__isnull=False).exists()
+
+
+def _hypotheses_repoint(source_ids: list[int], target: CanonicalValue) -> None:
+    touching = Q(from_value_id__in=source_ids) | Q(to_value_id__in=source_ids)
+    moving = list(UpgradeHypothesis.objects.filter(touching).order_by("id"))
+    kept = set(
+        UpgradeHypothesis.objects.filter(Q(from_value=target) | Q(to_value=target))
+        .exclude(touching)
+        .values_list("context_id", "from_value_id", "to_value_id")
+    )
+    for hypothesis in moving:
+        ends = [
+            target.pk if end in source_ids else end
+            for end in (hypothesis.from_value_id, hypothesis.to_value_id)
+        ]
+        key = (hypothesis.context_id, *ends)
+        if ends[0] == ends[1] or key in kept:
+            _hypothesis_drop(hypothesis)
+            continue
+        kept.add(key)
+        hypothesis.from_value_id, hypothesis.to_value_id = ends
+        hypothesis.save(update_fields=["from_value", "to_value"])
+
+
+def _hypothesis_drop(hypothesis: UpgradeHypothesis) -> None:
+    if hypothesis.votes.exists() or hypothesis.impressions.exists():
+        hypothesis.is_active = False
+        hypothesis.save(update_fields=["is_active"])
+    else:
+        hypothesis.delete()
+
+
+# --- upgrade hypotheses ---
+
+
+def hypotheses_generate(*, context: Context, force: bool = False) -> list[UpgradeHypothesis]:
+    """Ask the model for upgrades among the context's values and store the new ones.
+
+    Skipped (returns []) with fewer than two values, or when generated hypotheses are newer
+    than every card in the context, unless `force`. Proposals that repeat a stored pair or its
+    reverse are not stored. Raises LLMOutputInvalid if both answers were unusable.
+    """
+    values = list(selectors.context_values(context))
+    if len(values) < 2 or (not force and selectors.context_hypotheses_current(context)):
+        return []
+    messages, prompt = hypotheses.hypotheses_messages(
+        context.name, [_value_text(value) for value in values]
+    )
+    ids = {value.pk for value in values}
+    parsed = ask_structured(
+        messages,
+        tag=_tag("hypotheses", prompt, context.study),
+        parse=lambda text: hypotheses.parse_hypotheses(text, ids),
+    )
+    for reason in parsed.refused:
+        logger.info("Context %s: hypothesis refused: %s", context.pk, reason)
+    return _hypotheses_store(context, parsed.accepted, prompt.version)
+
+
+def _hypotheses_store(
+    context: Context, proposals: list[hypotheses.Proposal], prompt_version: str
+) -> list[UpgradeHypothesis]:
+    stored = []
+    with transaction.atomic():
+        known = UpgradeHypothesis.objects.filter(context=context)
+        pairs = known.values_list("from_value_id", "to_value_id")
+        for proposal in hypotheses.without_known_pairs(proposals, pairs):
+            hypothesis, created = UpgradeHypothesis.objects.get_or_create(
+                context=context,
+                from_value_id=proposal.from_id,
+                to_value_id=proposal.to_id,
+                defaults={
+                    "study_id": context.study_id,
+                    "story": proposal.story,
+                    "source": UpgradeHypothesis.Source.LLM,
+                    "prompt_version": prompt_version,
+                },
+            )
+            if created:
+                stored.append(hypothesis)
+    return stored
+
+
+# --- shared ---
+
+
+def _text_of(card_or_value: ValuesCard | CanonicalValue) -> str:
+    return embedding.card_text(
+        card_or_value.title, card_or_value.description, card_or_value.policies
+    )
+
+
+def _value_text(card_or_value: ValuesCard | CanonicalValue) -> ValueText:
+    item = card_or_value
+    return ValueText(item.pk, item.title, item.description, list(item.policies))
+
+
+def _tag(purpose: str, prompt: Prompt, study: Study) -> CallTag:
+    return CallTag(
+        purpose=purpose,
+        prompt_name=prompt.name,
+        prompt_version=prompt.version,
+        study_id=study.pk,
+        model=study.model_name,
+    )
