@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import socket
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -50,13 +49,13 @@ def wait_for_port(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"nothing listens on port {port}")
 
 
-def server_env(db_path: Path, llm_port: int) -> dict[str, str]:
+def server_env(database_url: str, llm_port: int) -> dict[str, str]:
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.local",
         "DEBUG": "false",
         "SECRET_KEY": SECRET,
-        "DATABASE_URL": f"sqlite:///{db_path}",
+        "DATABASE_URL": database_url,
         "ALLOWED_HOSTS": "127.0.0.1,localhost",
         "LLM_BASE_URL": f"http://127.0.0.1:{llm_port}/v1",
         "LLM_API_KEY": "bench",
@@ -170,19 +169,23 @@ async def run_sessions(port: int, rows: list[tuple[int, str]], ramp: int) -> dic
     return stats
 
 
-def count_lost(db_path: Path, stats: dict) -> int:
-    with sqlite3.connect(db_path) as db:
-        (stored_user,) = db.execute(
-            "SELECT COUNT(*) FROM elicitation_message "
-            "WHERE role='user' AND client_id LIKE 'bench-%'"
-        ).fetchone()
-        (stored_replies,) = db.execute(
-            "SELECT COUNT(*) FROM elicitation_message WHERE role='assistant' AND is_complete=1 "
-            "AND llm_call_id IS NOT NULL"
-        ).fetchone()
-    missing_messages = max(stats["acked"] - stored_user, 0)
-    missing_replies = max(stats["acked"] - stored_replies, 0)
-    return missing_messages + missing_replies
+def count_lost(env: dict[str, str], stats: dict) -> int:
+    """Acknowledged messages missing from the database, plus replies never stored whole."""
+    script = """
+import django, json
+django.setup()
+from elicitation.models import Message
+user = Message.objects.filter(role="user", client_id__startswith="bench-").count()
+replies = Message.objects.filter(
+    role="assistant", is_complete=True, llm_call__isnull=False
+).count()
+print(json.dumps([user, replies]))
+"""
+    out = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, check=True, capture_output=True
+    )
+    stored_user, stored_replies = json.loads(out.stdout)
+    return max(stats["acked"] - stored_user, 0) + max(stats["acked"] - stored_replies, 0)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -199,13 +202,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=100)
     parser.add_argument("--token-delay", type=float, default=0.05, help="seconds between chunks")
+    parser.add_argument(
+        "--database-url",
+        help="an EMPTY database to use (default: a new SQLite file); e.g. postgres://...",
+    )
     parser.add_argument("--ramp", type=int, default=100, help="handshakes in flight at once")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="mge-relay-"))
-    db_path = workdir / "bench.sqlite3"
+    database_url = args.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}"
     llm_port, app_port = free_port(), free_port()
-    env = server_env(db_path, llm_port)
+    env = server_env(database_url, llm_port)
     rows = prepare_database(env, args.sessions)
     procs = [
         subprocess.Popen(
@@ -250,9 +257,13 @@ def main() -> None:
         for proc in procs:
             proc.terminate()
             proc.wait(10)
-    lost = count_lost(db_path, stats)
+    lost = count_lost(env, stats)
     ms = [x * 1000 for x in stats["latencies"]]
-    print(f"token rate per session: {1 / args.token_delay:.0f}/s; wall time {elapsed:.1f}s")
+    engine = database_url.split(":", 1)[0]
+    print(
+        f"database: {engine}; token rate per session: {1 / args.token_delay:.0f}/s; "
+        f"wall time {elapsed:.1f}s"
+    )
     print(f"tokens relayed: {len(ms)}; errors: {len(stats['errors'])} {stats['errors'][:3]}")
     print(
         f"sessions={args.sessions} held={stats['held_at_end']} "

@@ -94,9 +94,6 @@ def interview_message_add(
     *, interview: Interview, client_id: str, content: str
 ) -> tuple[Message, bool]:
     """Store a participant message once per client_id; a replay returns the stored one."""
-    existing = Message.objects.filter(interview=interview, client_id=client_id).first()
-    if existing:
-        return existing, False
     try:
         with transaction.atomic():
             message = Message.objects.create(
@@ -136,6 +133,10 @@ def interview_tool_result_save(*, interview: Interview, tool_call_id: str, conte
 
 
 def interview_prompt_record(*, interview: Interview, model: str, prompt_version: str) -> None:
+    """Note which model and prompt version the interview runs on (written only on change)."""
+    if (interview.model, interview.prompt_version) == (model, prompt_version):
+        return
+    interview.model, interview.prompt_version = model, prompt_version
     Interview.objects.filter(pk=interview.pk).update(model=model, prompt_version=prompt_version)
 
 

@@ -1,0 +1,1 @@
+"""Importers that load other projects' published data as studies."""

@@ -1,0 +1,131 @@
+"""The only adapter between the database and the pure core: rows in, plain data out.
+
+Reads go through ``values_list(...).iterator()``, so no model instance is built per vote.
+A vote's values and context are its hypothesis's: ``from_value``/``to_value`` are
+:class:`CanonicalValue` ids, the context a :class:`Context` id, and the rater the
+participant's id as a string (the key of :func:`study_rater_groups`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from django.db.models import Count
+
+from elicitation.models import Context, Participant, Study, WisdomVote
+
+from .core.types import ANSWER_CODES, VoteArrays
+from .models import CanonicalValue
+
+CHUNK_SIZE = 10_000
+
+
+@dataclass(frozen=True)
+class VoteLabels:
+    """Names for the ids in a :class:`VoteArrays`: value titles and context names."""
+
+    values: dict[int, str]
+    contexts: dict[int, str]
+
+
+@dataclass(frozen=True)
+class ValueRecord:
+    id: int
+    title: str
+    description: str
+    policies: tuple[str, ...]
+    card_count: int
+
+
+@dataclass(frozen=True)
+class ContextRecord:
+    id: int
+    name: str
+    question_ids: tuple[int, ...]
+
+
+def study_vote_arrays(study: Study) -> tuple[VoteArrays, VoteLabels]:
+    """Every wisdom vote of the study as columns, and the names behind the ids."""
+    rows = (
+        WisdomVote.objects.filter(hypothesis__study=study)
+        .order_by(
+            "hypothesis__context_id",
+            "hypothesis__from_value_id",
+            "hypothesis__to_value_id",
+            "participant_id",
+        )
+        .values_list(
+            "participant_id",
+            "hypothesis__from_value_id",
+            "hypothesis__to_value_id",
+            "hypothesis__context_id",
+            "answer",
+        )
+    )
+    rater, src, dst, context, answer = [], [], [], [], []
+    for row in rows.iterator(chunk_size=CHUNK_SIZE):
+        rater.append(str(row[0]))
+        src.append(row[1])
+        dst.append(row[2])
+        context.append(row[3])
+        answer.append(ANSWER_CODES[row[4]])
+    votes = VoteArrays.from_columns(
+        np.asarray(rater, dtype=str),
+        np.asarray(src, dtype=np.int64),
+        np.asarray(dst, dtype=np.int64),
+        np.asarray(context, dtype=np.int64),
+        np.asarray(answer, dtype=np.int8),
+    )
+    return votes, _labels(votes)
+
+
+def _labels(votes: VoteArrays) -> VoteLabels:
+    values = CanonicalValue.objects.filter(pk__in=list(votes.values)).order_by("id")
+    contexts = Context.objects.filter(pk__in=list(votes.contexts)).order_by("id")
+    return VoteLabels(
+        values=dict(values.values_list("id", "title")),
+        contexts=dict(contexts.values_list("id", "name")),
+    )
+
+
+def study_rater_groups(study: Study, field: str = "usPoliticalAffiliation") -> dict[str, str]:
+    """Rater id (as in :func:`study_vote_arrays`) -> their answer to demographic ``field``.
+
+    Participants without a usable answer are left out; bridging then ignores them.
+    """
+    rows = (
+        Participant.objects.filter(study=study, demographics__has_key=field)
+        .order_by("id")
+        .values_list("id", f"demographics__{field}")
+    )
+    return {
+        str(pk): str(answer)
+        for pk, answer in rows.iterator(chunk_size=CHUNK_SIZE)
+        if answer not in (None, "")
+    }
+
+
+def study_values(study: Study) -> list[ValueRecord]:
+    """The study's live canonical values, by id, with how many cards each gathers."""
+    rows = (
+        CanonicalValue.objects.filter(study=study, merged_into__isnull=True)
+        .annotate(card_count=Count("card_links"))
+        .order_by("id")
+        .values_list("id", "title", "description", "policies", "card_count")
+    )
+    return [
+        ValueRecord(pk, title, description, tuple(policies or ()), count)
+        for pk, title, description, policies, count in rows.iterator(chunk_size=CHUNK_SIZE)
+    ]
+
+
+def study_contexts(study: Study) -> list[ContextRecord]:
+    """The study's contexts, by id, with the questions each applies to."""
+    link = Context.questions.through
+    questions: dict[int, list[int]] = {}
+    pairs = link.objects.filter(context__study=study).order_by("context_id", "question_id")
+    for context_id, question_id in pairs.values_list("context_id", "question_id"):
+        questions.setdefault(context_id, []).append(question_id)
+    rows = Context.objects.filter(study=study).order_by("id").values_list("id", "name")
+    return [ContextRecord(pk, name, tuple(questions.get(pk, ()))) for pk, name in rows]
