@@ -10,6 +10,9 @@
   var statusEl = document.getElementById("status");
   var errorBox = document.getElementById("error");
   var CLOSE_FORBIDDEN = 4403;
+  var PING_EVERY_MS = 20000; // a silent, half-dead connection is noticed within ~45 s
+  var SILENCE_LIMIT_MS = 45000;
+  var SLOW_REPLY_MS = 20000;
   var storeKey = "mge-pending-" + chat.dataset.interview;
 
   var socket = null;
@@ -19,6 +22,19 @@
   var replyEl = null; // the interviewer bubble being streamed
   var replying = false;
   var owed = false; // the server said it owes a reply; ask for it once our message is settled
+  var lastFrameAt = Date.now();
+  var slowTimer = null;
+
+  function watchSlowReply(on) {
+    clearTimeout(slowTimer);
+    if (on) {
+      slowTimer = setTimeout(function () {
+        setStatus("The interviewer is taking longer than usual. Still waiting…");
+      }, SLOW_REPLY_MS);
+    } else if (statusEl.textContent.indexOf("longer than usual") !== -1) {
+      setStatus("");
+    }
+  }
 
   function loadPending() {
     try { return JSON.parse(sessionStorage.getItem(storeKey)); } catch (e) { return null; }
@@ -73,6 +89,7 @@
 
   function setBusy(busy) {
     replying = busy;
+    if (!busy) watchSlowReply(false);
     transcript.setAttribute("aria-busy", busy ? "true" : "false"); // announce whole replies
     if (form) form.querySelector("button[type=submit]").disabled = busy || !!pending;
   }
@@ -151,8 +168,10 @@
       dots.setAttribute("aria-label", "The interviewer is typing");
       for (var i = 0; i < 3; i++) dots.appendChild(document.createElement("span"));
       replyEl.appendChild(dots);
+      watchSlowReply(true);
     },
     token: function (frame) {
+      watchSlowReply(false);
       if (!replyEl) handlers.reply_start();
       var dots = replyEl.querySelector(".typing");
       if (dots) dots.remove();
@@ -204,8 +223,9 @@
   function connect() {
     var scheme = location.protocol === "https:" ? "wss://" : "ws://";
     socket = new WebSocket(scheme + location.host + chat.dataset.wsPath);
-    socket.onopen = function () { attempts = 0; setStatus(""); };
+    socket.onopen = function () { attempts = 0; lastFrameAt = Date.now(); setStatus(""); };
     socket.onmessage = function (event) {
+      lastFrameAt = Date.now();
       var frame = JSON.parse(event.data);
       if (handlers[frame.type]) handlers[frame.type](frame);
     };
@@ -246,5 +266,10 @@
     if (pending) sendPending();
     else send({ type: "retry" });
   });
+  setInterval(function () {
+    if (!socket || socket.readyState !== WebSocket.OPEN) return;
+    if (Date.now() - lastFrameAt > SILENCE_LIMIT_MS) socket.close(); // reconnects on close
+    else send({ type: "ping" });
+  }, PING_EVERY_MS);
   connect();
 })();
