@@ -16,9 +16,10 @@ from django.conf import settings
 from django.db import connection
 
 from config.celery import app as celery_app
-from elicitation.models import Context, ValuesCard
-from moralgraph.models import CanonicalValue, CardLink, UpgradeHypothesis
+from elicitation.models import Context
+from moralgraph.models import UpgradeHypothesis
 from moralgraph.tasks import generate_hypotheses
+from tests.factories import linked_value
 from tests.fakes.openai_server import Reply
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -87,22 +88,6 @@ def _wait_for(predicate, timeout: float = 60.0) -> bool:
     return False
 
 
-def _value(context: Context, title: str) -> CanonicalValue:
-    card = ValuesCard.objects.create(
-        study=context.study,
-        title=title,
-        description=f"About {title}.",
-        policies=[f"MOMENTS of {title.lower()}"],
-        context=context,
-        status=ValuesCard.Status.CONFIRMED,
-    )
-    value = CanonicalValue.objects.create(
-        study=context.study, title=title, description=card.description, policies=card.policies
-    )
-    CardLink.objects.create(card=card, value=value, method=CardLink.Method.NEW)
-    return value
-
-
 @pytest.fixture
 def queued_for_real():
     """Tests run tasks inline; this one hands them to the broker."""
@@ -113,7 +98,7 @@ def queued_for_real():
 
 def test_a_queued_task_runs_in_a_real_worker(study, fake_llm, worker, queued_for_real):
     context = Context.objects.create(study=study, name="When the user is facing a hard choice")
-    a, b = _value(context, "Listing Options"), _value(context, "Close Care")
+    a, b = linked_value(context, "Listing Options"), linked_value(context, "Close Care")
     fake_llm.script(
         Reply(json.dumps({"hypotheses": [{"from_id": a.pk, "to_id": b.pk, "story": STORY}]}))
     )

@@ -4,8 +4,9 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from elicitation.models import Context, ValuesCard
-from moralgraph.models import CanonicalValue, CardLink, UpgradeHypothesis
+from elicitation.models import Context
+from moralgraph.models import UpgradeHypothesis
+from tests.factories import linked_value
 from tests.fakes.openai_server import Reply
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("llm_settings")]
@@ -14,22 +15,6 @@ STORY = (
     "caring thing. When she went quiet after my neat list I felt useless and a little ashamed. "
     "Now I notice first what she is afraid of and let her say her own reasons out loud."
 )
-
-
-def linked_value(context: Context, title: str) -> CanonicalValue:
-    card = ValuesCard.objects.create(
-        study=context.study,
-        title=title,
-        description=f"About {title}.",
-        policies=[f"MOMENTS of {title.lower()}"],
-        context=context,
-        status=ValuesCard.Status.CONFIRMED,
-    )
-    value = CanonicalValue.objects.create(
-        study=context.study, title=title, description=card.description, policies=card.policies
-    )
-    CardLink.objects.create(card=card, value=value, method=CardLink.Method.NEW)
-    return value
 
 
 def test_the_command_generates_hypotheses_per_context(study, fake_llm):

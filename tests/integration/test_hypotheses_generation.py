@@ -5,10 +5,11 @@ import json
 import pytest
 
 from elicitation.llm.errors import LLMOutputInvalid
-from elicitation.models import Context, LLMCall, ValuesCard
+from elicitation.models import Context, LLMCall
 from moralgraph import services
-from moralgraph.models import CanonicalValue, CardLink, UpgradeHypothesis
+from moralgraph.models import UpgradeHypothesis
 from moralgraph.tasks import generate_hypotheses, generate_study_hypotheses
+from tests.factories import linked_value
 from tests.fakes.openai_server import Reply
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("llm_settings")]
@@ -24,22 +25,6 @@ STORY = (
 @pytest.fixture
 def context(study) -> Context:
     return Context.objects.create(study=study, name="When the user is facing a hard decision")
-
-
-def linked_value(context: Context, title: str) -> CanonicalValue:
-    card = ValuesCard.objects.create(
-        study=context.study,
-        title=title,
-        description=f"What {title} is about.",
-        policies=[f"MOMENTS of {title.lower()}"],
-        context=context,
-        status=ValuesCard.Status.CONFIRMED,
-    )
-    value = CanonicalValue.objects.create(
-        study=context.study, title=title, description=card.description, policies=card.policies
-    )
-    CardLink.objects.create(card=card, value=value, method=CardLink.Method.NEW)
-    return value
 
 
 def answer(*edges: tuple[object, object]) -> Reply:
