@@ -1,0 +1,119 @@
+"""Exporting a study's moral graph as a bundle directory (SPEC section 6).
+
+Reads go through :mod:`moralgraph.loaders` and :mod:`moralgraph.aggregation`; the files are
+made by the pure writers in :mod:`moralgraph.export`. Votes leave only with consent: a
+participant who consented and did not decline, the rater id replaced by a keyed hash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from django.db.models import Count
+
+from elicitation.models import Question, Study, WisdomVote
+
+from . import aggregation, loaders
+from .core import Config
+from .export import (
+    BundleInputs,
+    ContextInput,
+    QuestionInput,
+    StudyInfo,
+    ValueInput,
+    VoteInput,
+    build_bundle,
+    write_bundle,
+)
+from .models import CanonicalValue
+from .reranker import embedding
+
+
+def study_export(
+    study: Study,
+    out_dir: Path | str,
+    *,
+    include_votes: bool = False,
+    salt: str | None = None,
+    config: Config | None = None,
+) -> Path:
+    """Write the bundle of ``study`` to ``out_dir`` (replacing an earlier one); its path.
+
+    ``include_votes`` adds ``votes.jsonl`` and needs ``salt``, the key of the rater hashes,
+    which is never written anywhere.
+    """
+    if include_votes and not salt:
+        raise ValueError("Exporting votes needs a salt to hash rater ids.")
+    result = aggregation.study_graph(study, config)
+    inputs = BundleInputs(
+        study=StudyInfo(slug=study.slug, title=study.title, description=study.description),
+        values=_values(study, result),
+        contexts=[
+            ContextInput(c.id, c.name, tuple(c.question_ids)) for c in loaders.study_contexts(study)
+        ],
+        questions=_questions(study),
+        result=result,
+        embedding_model=embedding.model_record(),
+        votes=_consented_votes(study) if include_votes else None,
+    )
+    return write_bundle(build_bundle(inputs, salt=salt), out_dir)
+
+
+def _values(study: Study, result: Mapping[str, Any]) -> list[ValueInput]:
+    """The live values, plus any merged-away value that old votes still name."""
+    values = [
+        ValueInput(v.id, v.title, v.description, tuple(v.policies), v.card_count)
+        for v in loaders.study_values(study)
+    ]
+    missing = _named_value_ids(result) - {v.id for v in values}
+    rows = (
+        CanonicalValue.objects.filter(study=study, pk__in=missing)
+        .annotate(card_count=Count("card_links"))
+        .order_by("id")
+        .values_list("id", "title", "description", "policies", "card_count", "merged_into_id")
+    )
+    values += [
+        ValueInput(pk, title, description, tuple(policies or ()), count, merged_into)
+        for pk, title, description, policies, count, merged_into in rows
+    ]
+    return values
+
+
+def _named_value_ids(result: Mapping[str, Any]) -> set[int]:
+    named: set[int] = set()
+    for section in result["contexts"].values():
+        for edge in section["edges"]:
+            named.update((int(edge["sourceValueId"]), int(edge["wiserValueId"])))
+    return named
+
+
+def _questions(study: Study) -> list[QuestionInput]:
+    rows = Question.objects.filter(study=study).order_by("id").values_list("id", "title", "text")
+    return [QuestionInput(*row) for row in rows]
+
+
+def _consented_votes(study: Study) -> Iterable[VoteInput]:
+    rows = (
+        WisdomVote.objects.filter(
+            hypothesis__study=study,
+            participant__consented_at__isnull=False,
+            participant__declined_at__isnull=True,
+        )
+        .order_by("id")
+        .values_list(
+            "participant_id",
+            "hypothesis_id",
+            "hypothesis__context_id",
+            "hypothesis__from_value_id",
+            "hypothesis__to_value_id",
+            "answer",
+        )
+    )
+    return [
+        VoteInput(str(rater), hypothesis, context, src, dst, answer)
+        for rater, hypothesis, context, src, dst, answer in rows.iterator(
+            chunk_size=loaders.CHUNK_SIZE
+        )
+    ]
