@@ -35,6 +35,7 @@ from .errors import (
 
 PLACEHOLDER_API_KEY = "not-needed"  # local servers (Ollama, vLLM) ignore the key
 MAX_BACKOFF_SECONDS = 10.0
+POOL_SHARDS = 16
 TRANSIENT_STATUSES = {408, 429}
 MICRODOLLARS = Decimal("0.000001")
 
@@ -90,7 +91,7 @@ async def stream_chat(
         _require_configuration()
         if tag.study_id is not None:
             await db(_check_budget)(tag.study_id)
-        client = _async_client(_client_options())
+        client = _async_client(_client_options(), shard=tag.interview_id or 0)
         request = _request(messages, call.model, tools, stream=True)
         request["stream_options"] = {"include_usage": True}
         result = await _stream_with_retries(client, request, on_text, call)
@@ -217,14 +218,21 @@ _async_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict] = (
 )
 
 
-def _async_client(options: tuple[str | None, str, float]) -> openai.AsyncOpenAI:
+def _async_client(options: tuple[str | None, str, float], shard: int = 0) -> openai.AsyncOpenAI:
+    """One client per loop, options and shard.
+
+    Streams are spread over POOL_SHARDS connection pools because the HTTP pool checks every
+    pooled connection (a socket poll each) whenever a request starts or ends: with one pool
+    that cost grows with the square of the number of concurrent interviews.
+    """
     per_loop = _async_clients.setdefault(asyncio.get_running_loop(), {})
-    if options not in per_loop:
+    key = (options, shard % POOL_SHARDS)
+    if key not in per_loop:
         base_url, api_key, timeout = options
-        per_loop[options] = openai.AsyncOpenAI(
+        per_loop[key] = openai.AsyncOpenAI(
             base_url=base_url, api_key=api_key, timeout=timeout, max_retries=0
         )
-    return per_loop[options]
+    return per_loop[key]
 
 
 def _request(messages: list[dict], model: str, tools: list[dict] | None, **extra: Any) -> dict:
