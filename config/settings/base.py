@@ -139,6 +139,7 @@ MGE_MESSAGE_MAX_CHARS = env_int("MGE_MESSAGE_MAX_CHARS", 4000)
 MGE_FRAME_MAX_BYTES = env_int("MGE_FRAME_MAX_BYTES", 16384)
 MGE_CHAT_RATE_PER_MINUTE = env_int("MGE_CHAT_RATE_PER_MINUTE", 20)
 MGE_LLM_FAILURES_BEFORE_FALLBACK = env_int("MGE_LLM_FAILURES_BEFORE_FALLBACK", 3)
+MGE_DB_THREADS = env_int("MGE_DB_THREADS", 2)  # ORM threads per ASGI process (elicitation/asyncdb)
 # Hypotheses shown to each voter (kept within 3 to 10), and votes accepted per minute.
 MGE_VOTES_PER_DRAW = env_int("MGE_VOTES_PER_DRAW", 5)
 MGE_VOTE_RATE_PER_MINUTE = env_int("MGE_VOTE_RATE_PER_MINUTE", 30)
