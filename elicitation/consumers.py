@@ -1,7 +1,7 @@
 """The interview socket: thin. Frames in, services and the interviewer turn, frames out."""
 
 import asyncio
-import time
+import uuid
 from http.cookies import SimpleCookie
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -9,7 +9,7 @@ from django.conf import settings
 from django.http import Http404
 from django.urls import reverse
 
-from . import access, selectors, services
+from . import access, selectors, services, throttle
 from .asyncdb import db
 from .dialogue import awaiting_reply
 from .interviewer import interviewer_turn
@@ -22,42 +22,25 @@ from .protocol import (
     RetryFrame,
     parse_client_frame,
 )
+from .turnlock import turn_claim, turn_release
 
 CLOSE_FORBIDDEN = 4403
 TURN_SAVE_GRACE_SECONDS = 5
 TURN_ENDING_FRAMES = {"card", "error", "fallback"}
 
 
-class RateLimiter:
-    """A token bucket: `rate_per_minute` messages, refilled continuously."""
-
-    def __init__(self, rate_per_minute: int, clock=time.monotonic) -> None:
-        self.capacity = float(max(rate_per_minute, 1))
-        self.tokens = self.capacity
-        self.clock = clock
-        self.updated = clock()
-
-    def allow(self) -> bool:
-        now = self.clock()
-        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.capacity / 60)
-        self.updated = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
-
-
 class InterviewConsumer(AsyncJsonWebsocketConsumer):
     interview: Interview | None = None
     turn: asyncio.Task | None = None
     turn_open = False
+    turn_claimed = False
 
     async def connect(self) -> None:
         self.interview = await db(_interview_for_scope)(self.scope)
         if self.interview is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        self.limiter = RateLimiter(settings.MGE_CHAT_RATE_PER_MINUTE)
+        self.owner = uuid.uuid4().hex
         await self.accept()
         await self.send_json(await db(_history_frame)(self.interview))
 
@@ -86,20 +69,45 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
             raise ClientError("interview_closed", "This interview is finished.")
         if not self.turn_finished():
             raise ClientError("busy", "Please wait for the interviewer to finish.", retryable=True)
-        if isinstance(frame, MessageFrame):
-            if not await self.add_message(frame):
-                return
-        elif not await db(_awaits_reply)(self.interview):
-            raise ClientError("nothing_to_retry", "There is nothing to retry.")
+        await self.claim_turn()
+        try:
+            if isinstance(frame, MessageFrame):
+                if not await self.add_message(frame):
+                    await self.release_turn()
+                    return
+            elif not await db(_awaits_reply)(self.interview):
+                raise ClientError("nothing_to_retry", "There is nothing to retry.")
+        except ClientError:
+            await self.release_turn()
+            raise
         self.turn_open = True
-        self.turn = asyncio.create_task(interviewer_turn(self.interview, self.send_turn_frame))
+        self.turn = asyncio.create_task(self.run_turn())
+
+    async def run_turn(self) -> None:
+        try:
+            await interviewer_turn(self.interview, self.send_turn_frame)
+        finally:
+            await self.release_turn()
+
+    async def claim_turn(self) -> None:
+        if not await db(turn_claim)(self.interview.pk, self.owner):
+            raise ClientError(
+                "busy", "The interviewer is answering in another tab. Please wait.", retryable=True
+            )
+        self.turn_claimed = True
+
+    async def release_turn(self) -> None:
+        if self.turn_claimed:
+            self.turn_claimed = False
+            await db(turn_release)(self.interview.pk, self.owner)
 
     async def send_turn_frame(self, frame: dict) -> None:
-        """Relay a turn's frame; its last frame closes the turn before the browser sees it."""
+        """Relay a turn's frame; its last frame ends the turn before the browser sees it."""
         if frame["type"] in TURN_ENDING_FRAMES or (
             frame["type"] == "reply_end" and frame["complete"]
         ):
             self.turn_open = False
+            await self.release_turn()
         await self.send_json(frame)
 
     def turn_finished(self) -> bool:
@@ -107,7 +115,11 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
 
     async def add_message(self, frame: MessageFrame) -> bool:
         """Store then acknowledge; False for a replayed message, which starts no new turn."""
-        if not self.limiter.allow():
+        allowed = await db(throttle.allow)(
+            f"chat:{self.interview.participant_id}",
+            per_minute=settings.MGE_CHAT_RATE_PER_MINUTE,
+        )
+        if not allowed:
             raise ClientError("rate_limited", "You are sending messages too fast.", retryable=True)
         message, created = await db(services.interview_message_add)(
             interview=self.interview, client_id=frame.client_id, content=frame.content

@@ -340,3 +340,47 @@ async def test_prompt_injection_cannot_change_tools_or_reach_other_interviews(
         assert "private story" not in json.dumps(request["messages"])
         assert request["messages"][-1] == {"role": "user", "content": attack}
         assert "<question_text>" in request["messages"][0]["content"]
+
+
+async def test_a_second_tab_cannot_start_a_turn_while_one_runs(
+    interview, participant, fake_llm, llm_settings
+):
+    fake_llm.token_delay = 0.05
+    fake_llm.script(Reply("one two three four five six seven eight"), Reply("Next question?"))
+    first = await connect(interview, participant)
+    second = await connect(interview, participant)
+    await first.receive_json_from(timeout=5)
+    await second.receive_json_from(timeout=5)
+
+    await say(first, "Hello from tab one", "t1")
+    assert (await first.receive_json_from(timeout=5))["type"] == "ack"
+    await say(second, "Hello from tab two", "t2")
+    refused = await second.receive_json_from(timeout=5)
+    assert refused["code"] == "busy" and "another tab" in refused["message"]
+    await receive_until(first, "reply_end")
+
+    await say(second, "Hello from tab two", "t2")
+    frames = await receive_until(second, "reply_end")
+    assert frames[0]["type"] == "ack" and frames[-1]["content"] == "Next question?"
+    await first.disconnect()
+    await second.disconnect()
+    users = [c for r, c, _ in await stored(interview) if r == "user"]
+    assert users == ["Hello from tab one", "Hello from tab two"]
+
+
+async def test_the_chat_rate_limit_holds_across_sockets(
+    interview, participant, fake_llm, llm_settings
+):
+    llm_settings.MGE_CHAT_RATE_PER_MINUTE = 1
+    fake_llm.script(Reply("Okay."))
+    first = await connect(interview, participant)
+    await first.receive_json_from(timeout=5)
+    await say(first, "One", "m1")
+    await receive_until(first, "reply_end")
+    await first.disconnect()
+
+    second = await connect(interview, participant)
+    await second.receive_json_from(timeout=5)
+    await say(second, "Two", "m2")
+    assert (await second.receive_json_from(timeout=5))["code"] == "rate_limited"
+    await second.disconnect()
