@@ -10,7 +10,8 @@ class QuestionInline(admin.TabularInline):
 
 @admin.register(Study)
 class StudyAdmin(admin.ModelAdmin):
-    list_display = ["title", "slug", "state", "created_at"]
+    list_display = ["title", "slug", "state", "tokens_spent", "token_budget", "created_at"]
+    readonly_fields = ["tokens_spent"]
     list_filter = ["state"]
     prepopulated_fields = {"slug": ["title"]}
     inlines = [QuestionInline]

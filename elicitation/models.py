@@ -37,6 +37,9 @@ class Study(models.Model):
     token_budget = models.PositiveBigIntegerField(
         null=True, blank=True, help_text="Total LLM tokens this study may spend; empty: no cap."
     )
+    tokens_spent = models.PositiveBigIntegerField(
+        default=0, editable=False, help_text="Running total of LLM tokens, in and out."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

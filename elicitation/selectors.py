@@ -30,8 +30,10 @@ def interview_transcript(interview: Interview) -> list[Turn]:
 
     A reply cut off mid-stream is left out, so a retry asks the model for the whole answer.
     """
-    rows = interview.messages.filter(is_complete=True).order_by("id").values_list(
-        "role", "content", "tool_calls", "tool_call_id"
+    rows = (
+        interview.messages.filter(is_complete=True)
+        .order_by("id")
+        .values_list("role", "content", "tool_calls", "tool_call_id")
     )
     return [
         Turn(role=role, content=content, tool_calls=tuple(calls or ()), tool_call_id=call_id)
@@ -84,15 +86,6 @@ def participant_confirmed_cards(participant: Participant) -> list[ValuesCard]:
     return list(
         participant.cards.filter(status=ValuesCard.Status.CONFIRMED).select_related("context")
     )
-
-
-def study_spent_tokens(study_id: int) -> int:
-    from django.db.models import Sum
-
-    totals = Study.objects.filter(pk=study_id).aggregate(
-        t=Sum("llm_calls__tokens_in", default=0) + Sum("llm_calls__tokens_out", default=0)
-    )
-    return int(totals["t"] or 0)
 
 
 def study_progress(study: Study) -> dict:

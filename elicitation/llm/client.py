@@ -19,7 +19,8 @@ from typing import Any
 
 import openai
 from django.conf import settings
-from django.db.models import F, Sum
+from django.db import transaction
+from django.db.models import F
 
 from elicitation.asyncdb import db
 from elicitation.models import LLMCall, Study
@@ -153,19 +154,27 @@ def _require_configuration() -> None:
 
 
 def _check_budget(study_id: int) -> None:
-    budget = Study.objects.filter(pk=study_id).values_list("token_budget", flat=True).first()
-    if budget is None:
-        return
-    spent = LLMCall.objects.filter(study_id=study_id).aggregate(
-        total=Sum(F("tokens_in") + F("tokens_out"))
-    )["total"]
-    if (spent or 0) >= budget:
+    row = Study.objects.filter(pk=study_id).values_list("token_budget", "tokens_spent").first()
+    budget, spent = row or (None, 0)
+    if budget is not None and spent >= budget:
         raise LLMBudgetExceeded(f"Study {study_id} has spent {spent} of its {budget} tokens.")
 
 
 def _record(call: _Call, error: BaseException | None) -> int:
     tokens_in, tokens_out = call.tokens
-    row = LLMCall.objects.create(
+    with transaction.atomic():
+        row = _record_row(call, error, tokens_in, tokens_out)
+        if call.tag.study_id is not None and tokens_in + tokens_out:
+            Study.objects.filter(pk=call.tag.study_id).update(
+                tokens_spent=F("tokens_spent") + tokens_in + tokens_out
+            )
+    return row.pk
+
+
+def _record_row(
+    call: _Call, error: BaseException | None, tokens_in: int, tokens_out: int
+) -> LLMCall:
+    return LLMCall.objects.create(
         study_id=call.tag.study_id,
         interview_id=call.tag.interview_id,
         purpose=call.tag.purpose,
@@ -179,7 +188,6 @@ def _record(call: _Call, error: BaseException | None) -> int:
         attempts=call.attempts,
         error=_error_text(error),
     )
-    return row.pk
 
 
 def _cost(tokens_in: int, tokens_out: int) -> Decimal:

@@ -178,8 +178,7 @@ async def test_a_stream_cut_before_any_text_was_shown_is_retried(fake_llm):
 
 
 async def test_a_spent_budget_refuses_the_call_without_any_request(fake_llm):
-    study = await Study.objects.acreate(slug="s", title="S", token_budget=100)
-    await LLMCall.objects.acreate(study=study, purpose="x", model="m", tokens_in=60, tokens_out=40)
+    study = await Study.objects.acreate(slug="s", title="S", token_budget=100, tokens_spent=100)
 
     with pytest.raises(LLMBudgetExceeded) as caught:
         await stream_chat(MESSAGES, tag=CallTag("interview_turn", "interviewer", "1", study.id))
@@ -189,12 +188,21 @@ async def test_a_spent_budget_refuses_the_call_without_any_request(fake_llm):
 
 
 async def test_a_budget_not_yet_spent_lets_the_call_through(fake_llm):
-    study = await Study.objects.acreate(slug="s", title="S", token_budget=100)
-    await LLMCall.objects.acreate(study=study, purpose="x", model="m", tokens_in=60, tokens_out=39)
+    study = await Study.objects.acreate(slug="s", title="S", token_budget=100, tokens_spent=99)
 
     await stream_chat(MESSAGES, tag=CallTag("interview_turn", "interviewer", "1", study.id))
 
     assert len(fake_llm.requests) == 1
+
+
+async def test_each_call_adds_its_tokens_to_the_study_total(fake_llm):
+    study = await Study.objects.acreate(slug="s", title="S", tokens_spent=5)
+    fake_llm.script(Reply("Fine.", usage=(30, 12)))
+
+    await stream_chat(MESSAGES, tag=CallTag("interview_turn", "interviewer", "1", study.id))
+
+    await study.arefresh_from_db()
+    assert study.tokens_spent == 5 + 30 + 12
 
 
 async def test_without_url_or_key_the_client_is_not_configured(fake_llm, settings):
