@@ -24,4 +24,4 @@ cat <<MSG
   Settings: $DJANGO_SETTINGS_MODULE    Stop with Ctrl-C.
 
 MSG
-exec daphne -b "$HOST" -p "$PORT" config.asgi:application
+MGE_WARM_ENCODER="${MGE_WARM_ENCODER:-true}" exec daphne -b "$HOST" -p "$PORT" config.asgi:application

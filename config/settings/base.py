@@ -154,6 +154,9 @@ MGE_DEDUPE_SAME_THRESHOLD = env_float("MGE_DEDUPE_SAME_THRESHOLD", 0.95)
 # Queue deduplication when a card is confirmed. With eager Celery (no REDIS_URL) it runs inside
 # the confirming request, and the first one in a process loads the embedding model (~11 s).
 MGE_DEDUPE_ON_CONFIRM = env_bool("MGE_DEDUPE_ON_CONFIRM", True)
+# Load the embedding model in the background at start-up (scripts/serve.sh sets it): with eager
+# Celery, deduplication runs inside the confirm request, which would otherwise wait ~10 s.
+MGE_WARM_ENCODER = env_bool("MGE_WARM_ENCODER", False)
 
 LOGGING = {
     "version": 1,
