@@ -5,6 +5,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from moralgraph.importers import mai_dft
+from moralgraph.importers.mai_dump import MaiDataError
 
 
 class Command(BaseCommand):
@@ -22,6 +23,6 @@ class Command(BaseCommand):
     def handle(self, *args, directory: Path, study: str, title: str | None, **options):
         try:
             summary = mai_dft.import_directory(directory, study_slug=study, title=title)
-        except mai_dft.MaiDataError as exc:
+        except MaiDataError as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write("\n".join(summary.lines()))
