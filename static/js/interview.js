@@ -125,6 +125,7 @@
 
   var handlers = {
     history: function (frame) {
+      chat.dataset.connected = "true"; // the live transcript replaced the server-rendered one
       transcript.textContent = "";
       frame.messages.forEach(function (m) {
         var li = bubble(m.role, m.content);
@@ -230,6 +231,7 @@
       if (handlers[frame.type]) handlers[frame.type](frame);
     };
     socket.onclose = function (event) {
+      chat.dataset.connected = "false";
       dropEmptyReply();
       if (event.code === CLOSE_FORBIDDEN) {
         setStatus("This conversation can’t be opened here. Please reload the page.");

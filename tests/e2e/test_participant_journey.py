@@ -39,6 +39,12 @@ def agree_and_skip_to_chat(page, query: str = "", screenshot: str = "") -> None:
     page.get_by_role("button", name="Skip").click()
     expect(page).to_have_url(re.compile(r"/interview/\d+/$"))
     expect(bodies(page, "assistant").first).to_contain_text("Imagine someone sends this message")
+    wait_until_connected(page)
+
+
+def wait_until_connected(page) -> None:
+    """The page is server-rendered first; typing before the socket's history frame races it."""
+    expect(page.locator("#chat")).to_have_attribute("data-connected", "true")
 
 
 def bodies(page, role: str):
