@@ -14,15 +14,10 @@ from .models import (
     Message,
     Participant,
     Question,
-    Study,
     ValuesCard,
     WisdomVote,
 )
 from .pairing import Candidate
-
-
-def study_open_by_slug(slug: str) -> Study | None:
-    return Study.objects.filter(slug=slug, state=Study.State.OPEN).first()
 
 
 def interview_transcript(interview: Interview) -> list[Turn]:
@@ -85,14 +80,6 @@ def participant_open_interview(participant: Participant) -> Interview | None:
 def participant_confirmed_cards(participant: Participant) -> list[ValuesCard]:
     return list(
         participant.cards.filter(status=ValuesCard.Status.CONFIRMED).select_related("context")
-    )
-
-
-def study_progress(study: Study) -> dict:
-    return Participant.objects.filter(study=study).aggregate(
-        participants=Count("id"),
-        consented=Count("id", filter=Q(consented_at__isnull=False)),
-        completed=Count("id", filter=Q(completed_at__isnull=False)),
     )
 
 
