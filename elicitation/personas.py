@@ -12,7 +12,8 @@ import random
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-from moralgraph.prompting import ValueText, load_json_object, value_block
+from elicitation.llm.schemas import load_json_object
+from moralgraph.prompting import ValueText, value_block
 
 from .llm.errors import LLMOutputInvalid
 from .llm.prompts import Prompt, fence, render

@@ -17,8 +17,9 @@ import numpy as np
 
 from elicitation.llm.errors import LLMOutputInvalid
 from elicitation.llm.prompts import Prompt
+from elicitation.llm.schemas import load_json_object
 
-from .prompting import ValueText, as_id, load_json_object, render, value_block
+from .prompting import ValueText, as_id, render, value_block
 
 PROMPT_NAME = "dedupe_judge"
 MAX_CANDIDATES = 5

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 
 from elicitation.llm.errors import LLMOutputInvalid
 from elicitation.llm.prompts import Prompt, fence
+from elicitation.llm.schemas import load_json_object
 
-from .prompting import ValueText, as_id, load_json_object, render, value_block
+from .prompting import ValueText, as_id, render, value_block
 
 PROMPT_NAME = "upgrade_hypotheses"
 STORY_CHARS = (200, 2000)

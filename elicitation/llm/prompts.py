@@ -42,7 +42,12 @@ def load_prompt(name: str, directory: Path = PROMPTS_DIR) -> Prompt:
 
 def render(name: str, /, **values: str) -> tuple[str, Prompt]:
     """Fill the prompt's `$placeholders`; every placeholder must be given a value."""
-    prompt = load_prompt(name)
+    return render_from(PROMPTS_DIR, name, **values)
+
+
+def render_from(directory: Path, name: str, /, **values: str) -> tuple[str, Prompt]:
+    """`render` for another app's prompt folder."""
+    prompt = load_prompt(name, directory)
     try:
         return string.Template(prompt.template).substitute(values), prompt
     except KeyError as missing:

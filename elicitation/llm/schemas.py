@@ -5,6 +5,7 @@ plain words and is sent back to the model for one more try.
 """
 
 import json
+import re
 from dataclasses import dataclass
 
 from .errors import LLMOutputInvalid
@@ -71,12 +72,7 @@ def parse_values_card(arguments: str) -> CardDraft:
     good card is not lost over a word. Whitespace is stripped, repeated policies are dropped,
     and the context gets a capital "When".
     """
-    try:
-        data = json.loads(arguments)
-    except json.JSONDecodeError as exc:
-        raise LLMOutputInvalid(f"The arguments were not valid JSON ({exc.msg}).") from None
-    if not isinstance(data, dict):
-        raise LLMOutputInvalid("The arguments must be a JSON object.")
+    data = load_json_object(arguments, what="The arguments")
     card, problems = _draft_from(data)
     problems += validate_card_fields(card.title, card.description, card.policies, card.context)
     if problems:
@@ -183,3 +179,20 @@ def _context_problems(context: str) -> list[str]:
 def _problems_message(problems: list[str]) -> str:
     lines = "\n".join(f"- {problem}" for problem in problems)
     return f"The values card was not accepted:\n{lines}"
+
+
+_CODE_FENCE = re.compile(r"\A```(?:json)?\s*\n(.*?)\n?```\Z", re.DOTALL | re.IGNORECASE)
+
+
+def load_json_object(text: str, *, what: str = "The answer") -> dict:
+    """The JSON object in a model's output; a ```json fence around it is tolerated."""
+    stripped = text.strip()
+    if match := _CODE_FENCE.match(stripped):
+        stripped = match[1].strip()
+    try:
+        data = json.loads(stripped)
+    except json.JSONDecodeError as exc:
+        raise LLMOutputInvalid(f"{what} was not valid JSON ({exc.msg}).") from None
+    if not isinstance(data, dict):
+        raise LLMOutputInvalid(f"{what} must be a JSON object.")
+    return data

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from elicitation.llm.errors import LLMOutputInvalid
+from elicitation.llm.schemas import load_json_object
 from moralgraph.dedupe import (
     EMBEDDING,
     LLM_JUDGE,
@@ -19,7 +20,7 @@ from moralgraph.dedupe import (
     nearest,
     parse_judge_answer,
 )
-from moralgraph.prompting import ValueText, load_json_object
+from moralgraph.prompting import ValueText
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "llm"
 
