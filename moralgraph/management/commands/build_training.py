@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from elicitation.llm.errors import LLMError
 from moralgraph import guided_answers
+from moralgraph.management.arguments import add_bundle_and_prompts
 from moralgraph.reranker.bundle import BundleError
 from moralgraph.training_build import SCORERS, training_build
 
@@ -19,13 +20,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--bundle", required=True, type=Path, help="bundle directory")
-        parser.add_argument(
-            "--prompts",
-            required=True,
-            type=Path,
-            help=".jsonl with a 'prompt' field (and optional 'id'), or DailyDilemmas' .csv",
-        )
+        add_bundle_and_prompts(parser)
         parser.add_argument("--n", type=int, default=4, help="answers per prompt (>= 2)")
         parser.add_argument("--out", type=Path, help="output folder (default: BUNDLE/training)")
         parser.add_argument("--limit", type=int, help="use only the first LIMIT prompts")
