@@ -10,6 +10,7 @@ long chunks stays within memory.
 * CPU: float32, ``torch.inference_mode``; the vectors match `embedding.embed_texts` to ~1e-6.
 * CUDA: the transformer runs under ``torch.autocast(bfloat16)``, batches are copied from pinned
   memory without blocking, pooling is in float32 and results come back to the host once.
+  ``bf16=True`` runs the same autocast on CPU, so the GPU's numerics can be checked anywhere.
 
 torch is imported lazily: the rest of the reranker imports without it.
 """
@@ -32,12 +33,16 @@ class ChunkEncoder:
         batch_size: int = 64,
         cache_size: int = 0,
         max_batch_tokens: int = 262_144,
+        bf16: bool | None = None,
     ) -> None:
         model = embedding.load_encoder(device)
         transformer = model[0]
         self.device = device
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
+        # bfloat16 autocast: the default on CUDA; on CPU only when asked (tests run the GPU's
+        # numerics there, since no GPU is at hand on every machine).
+        self.bf16 = self.cuda if bf16 is None else bf16
         self.tokenizer = model.tokenizer
         self.model = getattr(transformer, "auto_model", None) or transformer.model
         self.max_tokens = min(model.max_seq_length or MAX_SEQUENCE, MAX_SEQUENCE) - 2
@@ -164,8 +169,8 @@ class ChunkEncoder:
 
         import torch
 
-        if self.cuda:
-            return torch.autocast(device_type="cuda", dtype=torch.bfloat16)
+        if self.bf16:
+            return torch.autocast(device_type="cuda" if self.cuda else "cpu", dtype=torch.bfloat16)
         return contextlib.nullcontext()
 
     def _to_numpy(self, pooled: list[Any]) -> np.ndarray:

@@ -1,5 +1,6 @@
 """Responses are tokenized once and cut into sentence or window chunks of token ids."""
 
+import numpy as np
 import pytest
 
 from moralgraph.reranker.chunking import chunk_candidates, sentence_spans, windows
@@ -91,3 +92,31 @@ def test_batches_are_length_sorted_and_capped_by_rows_and_padded_tokens(chunk_en
 
     # with [CLS] and [SEP]: 2 x 20 tokens overflow 30, 3 x 10 fit; then 3 rows is the cap
     assert batches == [[0], [2, 1, 3], [4]]
+
+
+def test_the_gpu_numerics_bf16_autocast_keep_vectors_and_their_neighbours(chunk_encoder):
+    """The CUDA path's bfloat16 autocast, run on CPU: cosines to float32 within 0.01, and
+    every text keeps its nearest other text."""
+    from moralgraph.reranker.encoder import ChunkEncoder
+
+    texts = [
+        "Helping someone hear their own reasons before they decide.",
+        "Helping a person listen to their own reasons.",
+        "Respecting that the choice is theirs to make.",
+        "Letting them own the decision.",
+        "The tax code changed in 2017.",
+        "Tax rules were revised that year.",
+        "Staying with grief instead of rushing to fix it.",
+        "short",
+    ]
+    exact = chunk_encoder.encode_texts(texts)
+    halved = ChunkEncoder(bf16=True, batch_size=3).encode_texts(texts)
+
+    def nearest(vectors):
+        similarity = vectors @ vectors.T
+        np.fill_diagonal(similarity, -1)
+        return similarity.argmax(1).tolist()
+
+    assert halved.dtype == exact.dtype
+    assert (halved * exact).sum(1) == pytest.approx(1.0, abs=0.01)
+    assert nearest(halved) == nearest(exact)
