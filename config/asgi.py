@@ -10,7 +10,8 @@ from channels.security.websocket import OriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
 
-from elicitation.routing import websocket_urlpatterns  # noqa: E402
+from dashboard.routing import websocket_urlpatterns as dashboard_sockets  # noqa: E402
+from elicitation.routing import websocket_urlpatterns as interview_sockets  # noqa: E402
 
 # Daphne serves no static files; in DEBUG the app does, in production nginx does.
 http_app = ASGIStaticFilesHandler(django_asgi_app) if settings.DEBUG else django_asgi_app
@@ -37,6 +38,6 @@ class AllowedHostsOrigin(OriginValidator):
 application = ProtocolTypeRouter(
     {
         "http": http_app,
-        "websocket": AllowedHostsOrigin(URLRouter(websocket_urlpatterns)),
+        "websocket": AllowedHostsOrigin(URLRouter([*interview_sockets, *dashboard_sockets])),
     }
 )

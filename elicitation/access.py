@@ -14,9 +14,7 @@ def participant_from_cookie_value(value: str | None) -> Participant | None:
     if not value:
         return None
     try:
-        token = _signer().unsign(
-            value, max_age=settings.MGE_PARTICIPANT_COOKIE_MAX_AGE
-        )
+        token = _signer().unsign(value, max_age=settings.MGE_PARTICIPANT_COOKIE_MAX_AGE)
     except signing.BadSignature:
         return None
     return Participant.objects.select_related("study").filter(token=token).first()

@@ -67,6 +67,14 @@ class ValuesCardAdmin(admin.ModelAdmin):
 
 @admin.register(LLMCall)
 class LLMCallAdmin(admin.ModelAdmin):
-    list_display = ["purpose", "model", "tokens_in", "tokens_out", "latency_ms", "cost_usd",
-                    "error", "created_at"]
+    list_display = [
+        "purpose",
+        "model",
+        "tokens_in",
+        "tokens_out",
+        "latency_ms",
+        "cost_usd",
+        "error",
+        "created_at",
+    ]
     list_filter = ["purpose", "model"]

@@ -20,6 +20,7 @@ python manage.py seed_demo
 cat <<MSG
 
   Participant landing page:  http://$HOST:$PORT/s/demo/
+  Dashboard (staff user above): http://$HOST:$PORT/dashboard/
   Admin (staff user above):  http://$HOST:$PORT/admin/
   Settings: $DJANGO_SETTINGS_MODULE    Stop with Ctrl-C.
 

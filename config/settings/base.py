@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "channels",
     "elicitation",
     "moralgraph",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -157,6 +158,23 @@ MGE_DEDUPE_ON_CONFIRM = env_bool("MGE_DEDUPE_ON_CONFIRM", True)
 # Load the embedding model in the background at start-up (scripts/serve.sh sets it): with eager
 # Celery, deduplication runs inside the confirm request, which would otherwise wait ~10 s.
 MGE_WARM_ENCODER = env_bool("MGE_WARM_ENCODER", False)
+
+# --- Organizer dashboard ---
+# How often a dashboard socket re-reads a study's numbers (it pushes only what changed).
+MGE_DASHBOARD_PUSH_SECONDS = env_float("MGE_DASHBOARD_PUSH_SECONDS", 2.0)
+# Where exported bundles are written for download (one folder per study and graph version).
+MGE_EXPORT_ROOT = env_str("MGE_EXPORT_ROOT", str(BASE_DIR / "var" / "exports"))
+# The key of the rater hashes in exports that include votes; unset, votes cannot be exported.
+# Read when an export runs, never stored with the job.
+MGE_EXPORT_SALT = env_str("MGE_EXPORT_SALT")
+# A queued or running job with no progress for this long is shown as interrupted (its worker
+# is likely gone) and the same kind may be started again.
+MGE_JOB_STALE_SECONDS = env_int("MGE_JOB_STALE_SECONDS", 900)
+# Run jobs inside the request that starts them (tests); otherwise on a Celery worker, or on a
+# thread of the web process when there is no broker (eager Celery).
+MGE_JOBS_INLINE = False
+# Simulated participants in flight at once in a pilot started from the dashboard.
+MGE_SIMULATE_CONCURRENCY = env_int("MGE_SIMULATE_CONCURRENCY", 4)
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,82 @@
+"""A study's live numbers for the dashboard: one snapshot, plain JSON, a handful of queries."""
+
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import Count, Q, Sum
+
+from elicitation.models import Interview, LLMCall, Participant, Study, ValuesCard, WisdomVote
+from moralgraph.models import CanonicalValue, UpgradeHypothesis
+
+from .models import Job
+
+RECENT_JOBS = 5
+
+
+def study_progress(study: Study) -> dict[str, Any]:
+    """Participants, interviews, cards, values, votes, LLM spend and recent jobs of ``study``."""
+    participants = Participant.objects.filter(study=study).aggregate(
+        total=Count("id"),
+        consented=Count("id", filter=Q(consented_at__isnull=False)),
+        declined=Count("id", filter=Q(declined_at__isnull=False)),
+        completed=Count("id", filter=Q(completed_at__isnull=False)),
+    )
+    interviews = _counts_by(Interview.objects.filter(question__study=study), "status")
+    cards = _counts_by(ValuesCard.objects.filter(study=study), "status")
+    calls = LLMCall.objects.filter(study=study).aggregate(
+        calls=Count("id"),
+        failed=Count("id", filter=~Q(error="")),
+        tokens_in=Sum("tokens_in"),
+        tokens_out=Sum("tokens_out"),
+        cost=Sum("cost_usd"),
+    )
+    return {
+        "participants": participants,
+        "interviews": {"total": sum(interviews.values()), **interviews},
+        "cards": {"total": sum(cards.values()), **cards},
+        "values": CanonicalValue.objects.filter(study=study, merged_into__isnull=True).count(),
+        "hypotheses": UpgradeHypothesis.objects.filter(study=study, is_active=True).count(),
+        "votes": WisdomVote.objects.filter(hypothesis__study=study).count(),
+        "voters": WisdomVote.objects.filter(hypothesis__study=study)
+        .values("participant_id")
+        .distinct()
+        .count(),
+        "llm": {
+            "calls": calls["calls"],
+            "failed": calls["failed"],
+            "tokens_in": calls["tokens_in"] or 0,
+            "tokens_out": calls["tokens_out"] or 0,
+            "cost_usd": _money(calls["cost"]),
+            "tokens_spent": study.tokens_spent,
+            "token_budget": study.token_budget,
+        },
+        "jobs": [_job_row(job) for job in _watched_jobs(study)],
+    }
+
+
+def _watched_jobs(study: Study) -> list[Job]:
+    """Every unfinished job of the study, then the most recent finished ones."""
+    jobs = Job.objects.filter(study=study)
+    unfinished = list(jobs.filter(state__in=[Job.State.QUEUED, Job.State.RUNNING]))
+    finished = jobs.filter(state__in=[Job.State.DONE, Job.State.FAILED])[:RECENT_JOBS]
+    return unfinished + list(finished)
+
+
+def _counts_by(queryset, field: str) -> dict[str, int]:
+    rows = queryset.values(field).annotate(n=Count("id")).order_by(field)
+    return {row[field]: row["n"] for row in rows}
+
+
+def _money(value: Decimal | None) -> str:
+    return f"{value or Decimal(0):.4f}"
+
+
+def _job_row(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.pk,
+        "kind": job.kind,
+        "label": job.get_kind_display(),
+        "state": job.state,
+        "percent": job.percent,
+        "message": job.message,
+    }

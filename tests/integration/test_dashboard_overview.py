@@ -1,0 +1,233 @@
+"""The dashboard's study list, live overview and reports: staff only, real numbers, escaped."""
+
+import json
+from decimal import Decimal
+
+import pytest
+from asgiref.sync import sync_to_async
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.urls import reverse
+from django.utils import timezone
+
+from config.asgi import application
+from dashboard.models import Job
+from dashboard.progress import study_progress
+from elicitation import services
+from elicitation.models import Context, LLMCall, ValuesCard, WisdomVote
+from moralgraph.aggregation import study_graph
+from moralgraph.core import Config, dumps
+from moralgraph.models import UpgradeHypothesis
+from tests.factories import linked_value
+
+ORIGIN = (b"origin", b"http://testserver")
+FAST = Config(bootstrap_samples=20, split_half_repeats=4)
+
+
+def voted_study(study, voters: int = 6) -> Context:
+    """Three values in one context, two hypotheses, and `voters` consented voters."""
+    context = Context.objects.create(study=study, name="When the user is <b>grieving</b>")
+    plain = linked_value(context, "Plain facts")
+    care = linked_value(context, "<script>alert(1)</script> Care")
+    depth = linked_value(context, "Depth of feeling")
+    hypotheses = [
+        UpgradeHypothesis.objects.create(
+            study=study, context=context, from_value=plain, to_value=care
+        ),
+        UpgradeHypothesis.objects.create(
+            study=study, context=context, from_value=care, to_value=depth
+        ),
+    ]
+    for i in range(voters):
+        voter = services.participant_start(study=study)
+        services.participant_consent(participant=voter, agreed=True)
+        for hypothesis in hypotheses:
+            answer = WisdomVote.Answer.WISER if i % 3 else WisdomVote.Answer.NOT_WISER
+            WisdomVote.objects.create(participant=voter, hypothesis=hypothesis, answer=answer)
+    return context
+
+
+def built_graph(study) -> Job:
+    result = json.loads(dumps(study_graph(study, FAST)))
+    return Job.objects.create(
+        study=study,
+        kind=Job.Kind.AGGREGATE,
+        state=Job.State.DONE,
+        result=result,
+        finished_at=timezone.now(),
+    )
+
+
+@pytest.mark.parametrize("name", ["overview", "reports"])
+def test_anonymous_visitors_are_sent_to_the_login_page(client, study, name):
+    response = client.get(reverse(f"dashboard:{name}", args=[study.slug]))
+    assert response.status_code == 302
+    assert response.url.startswith(settings.LOGIN_URL)
+
+
+def test_participants_and_non_staff_users_are_sent_to_the_login_page(
+    client, study, django_user_model
+):
+    user = django_user_model.objects.create_user(username="curious", password="x-long-password")
+    client.force_login(user)
+    response = client.get(reverse("dashboard:study_list"))
+    assert response.status_code == 302
+    assert response.url.startswith(settings.LOGIN_URL)
+
+
+def test_the_study_list_shows_every_study_with_its_state(client, organizer, study):
+    client.force_login(organizer)
+    page = client.get(reverse("dashboard:study_list")).content.decode()
+    assert study.title in page
+    assert reverse("dashboard:overview", args=[study.slug]) in page
+    assert "Open" in page
+
+
+def test_the_overview_counts_participants_cards_votes_and_spend(client, organizer, study):
+    voted_study(study, voters=4)
+    LLMCall.objects.create(
+        study=study, purpose="interview", model="m", tokens_in=10, cost_usd=Decimal("0.25")
+    )
+    LLMCall.objects.create(study=study, purpose="interview", model="m", error="timeout")
+    progress = study_progress(study)
+    assert progress["participants"]["total"] == 4
+    assert progress["participants"]["consented"] == 4
+    assert progress["cards"]["confirmed"] == 3
+    assert progress["values"] == 3
+    assert progress["hypotheses"] == 2
+    assert progress["votes"] == 8
+    assert progress["voters"] == 4
+    assert progress["llm"]["calls"] == 2
+    assert progress["llm"]["failed"] == 1
+    assert progress["llm"]["cost_usd"] == "0.2500"
+
+    client.force_login(organizer)
+    page = client.get(reverse("dashboard:overview", args=[study.slug])).content.decode()
+    assert 'data-live="votes">8<' in page
+    assert f'data-live-socket="/ws/dashboard/{study.slug}/"' in page
+
+
+def test_the_overview_gives_invite_and_prolific_links(client, organizer, study):
+    client.force_login(organizer)
+    page = client.get(reverse("dashboard:overview", args=[study.slug])).content.decode()
+    invite = f"http://testserver/s/{study.slug}/"
+    assert f'value="{invite}"' in page
+    assert "PROLIFIC_PID={{%PROLIFIC_PID%}}" in page
+    assert "STUDY_ID={{%STUDY_ID%}}" in page
+
+
+def test_unfinished_jobs_are_always_in_the_snapshot(study):
+    running = Job.objects.create(study=study, kind=Job.Kind.DEDUPE, state=Job.State.RUNNING)
+    for _ in range(7):
+        Job.objects.create(study=study, kind=Job.Kind.AGGREGATE, state=Job.State.DONE)
+    running.created_at = timezone.now() - timezone.timedelta(days=1)
+    running.save()
+    jobs = study_progress(study)["jobs"]
+    assert jobs[0]["id"] == running.pk
+    assert len(jobs) == 6
+
+
+def test_reports_say_when_no_graph_was_built(client, organizer, study):
+    client.force_login(organizer)
+    page = client.get(reverse("dashboard:reports", args=[study.slug])).content.decode()
+    assert "No moral graph has been built" in page
+
+
+def test_reports_show_the_gate_the_winner_and_its_reasons_escaped(client, organizer, study):
+    voted_study(study)
+    job = built_graph(study)
+    client.force_login(organizer)
+    page = client.get(reverse("dashboard:reports", args=[study.slug])).content.decode()
+    assert "Publishing gate" in page
+    assert "When the user is &lt;b&gt;grieving&lt;/b&gt;" in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; Care" in page
+    assert "<script>alert(1)" not in page
+    for reason in job.result["reliability"]["gate"]["failures"]:
+        assert reason.replace("<", "&lt;") in page
+    assert "Depth of feeling" in page
+
+
+def test_reports_use_the_newest_graph(client, organizer, study):
+    voted_study(study)
+    built_graph(study)
+    newest = built_graph(study)
+    newest.result["counts"]["votes"] = 4242
+    newest.save()
+    client.force_login(organizer)
+    page = client.get(reverse("dashboard:reports", args=[study.slug])).content.decode()
+    assert "4242 votes" in page
+
+
+# --- the live socket -------------------------------------------------------------------------
+
+
+async def open_socket(study, cookie: str | None) -> WebsocketCommunicator:
+    headers = [ORIGIN] + ([(b"cookie", f"sessionid={cookie}".encode())] if cookie else [])
+    return WebsocketCommunicator(application, f"/ws/dashboard/{study.slug}/", headers)
+
+
+@pytest.fixture
+def fast_push(settings):
+    settings.MGE_DASHBOARD_PUSH_SECONDS = 0.05
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_live_socket_pushes_new_numbers_to_staff(client, organizer, study, fast_push):
+    await sync_to_async(client.force_login)(organizer)
+    communicator = await open_socket(study, client.cookies["sessionid"].value)
+    connected, _ = await communicator.connect(timeout=5)
+    assert connected
+    first = await communicator.receive_json_from(timeout=5)
+    assert first["type"] == "progress"
+    assert first["progress"]["participants"]["total"] == 0
+
+    await sync_to_async(services.participant_start)(study=study)
+    second = await communicator.receive_json_from(timeout=5)
+    assert second["progress"]["participants"]["total"] == 1
+    await communicator.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_live_socket_sends_nothing_when_nothing_changed(
+    client, organizer, study, fast_push
+):
+    await sync_to_async(client.force_login)(organizer)
+    communicator = await open_socket(study, client.cookies["sessionid"].value)
+    await communicator.connect(timeout=5)
+    await communicator.receive_json_from(timeout=5)
+    assert await communicator.receive_nothing(timeout=0.3)
+    await communicator.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_live_socket_refuses_anonymous_and_non_staff_users(
+    client, study, django_user_model, fast_push
+):
+    communicator = await open_socket(study, None)
+    connected, code = await communicator.connect(timeout=5)
+    assert not connected and code == 4403
+
+    user = await sync_to_async(django_user_model.objects.create_user)(
+        username="curious", password="x-long-password"
+    )
+    await sync_to_async(client.force_login)(user)
+    communicator = await open_socket(study, client.cookies["sessionid"].value)
+    connected, code = await communicator.connect(timeout=5)
+    assert not connected and code == 4403
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_the_live_socket_refuses_an_unknown_study(client, organizer, study, fast_push):
+    await sync_to_async(client.force_login)(organizer)
+    study.slug = "no-such-study"
+    communicator = await open_socket(study, client.cookies["sessionid"].value)
+    connected, code = await communicator.connect(timeout=5)
+    assert not connected and code == 4403
+
+
+def test_cards_of_every_status_are_counted(study, participant, question):
+    interview = services.interview_start(participant=participant, question=question)
+    ValuesCard.objects.create(
+        study=study, interview=interview, title="Draft", description="d", policies=[]
+    )
+    assert study_progress(study)["cards"] == {"total": 1, "draft": 1}
