@@ -1,9 +1,12 @@
 """The organizer dashboard, under /dashboard/. Each feature's module lists its own routes."""
 
-from .views import overview
+from .views import overview, studies, transcripts, values
 
 app_name = "dashboard"
 
 urlpatterns = [
     *overview.urls,
+    *studies.urls,
+    *transcripts.urls,
+    *values.urls,
 ]

@@ -186,6 +186,25 @@ def canonical_value_split(*, value: CanonicalValue, card_ids: Iterable[int]) -> 
     return new
 
 
+def canonical_value_edit(
+    *, value: CanonicalValue, title: str, description: str, policies: list[str]
+) -> CanonicalValue:
+    """An organizer's rewording of a live value; a value merged away cannot change.
+
+    The old embedding no longer describes the text, so it is dropped: the next deduplication
+    embeds the value again.
+    """
+    with transaction.atomic():
+        if _was_merged(value):
+            raise ValueError(f"“{value}” was merged into another value; edit that one.")
+        value.title, value.description, value.policies = title, description, list(policies)
+        value.embedding, value.embedding_model = None, ""
+        value.save(
+            update_fields=["title", "description", "policies", "embedding", "embedding_model"]
+        )
+    return value
+
+
 def _was_merged(value: CanonicalValue) -> bool:
     return CanonicalValue.objects.filter(pk=value.pk, merged_into__isnull=False).exists()
 
