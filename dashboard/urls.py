@@ -1,6 +1,6 @@
 """The organizer dashboard, under /dashboard/. Each feature's module lists its own routes."""
 
-from .views import overview, studies, transcripts, values
+from .views import exports, jobs, overview, studies, transcripts, values
 
 app_name = "dashboard"
 
@@ -9,4 +9,6 @@ urlpatterns = [
     *studies.urls,
     *transcripts.urls,
     *values.urls,
+    *jobs.urls,
+    *exports.urls,
 ]

@@ -157,6 +157,7 @@ def simulate(
     Personas (the built-in list unless given) are dealt in an order fixed by `seed`, as are
     each participant's draws and feedback. `max_turns` caps the participant's messages in the
     interview; `dedupe=False` confirms cards without queueing their deduplication.
+    `on_result` is called with each participant's result as they finish, on a worker thread.
     """
     _check(study, participants=participants, max_turns=max_turns, concurrency=concurrency)
     rng = random.Random(seed)
@@ -237,7 +238,7 @@ async def _run_all(
         async with gate:
             result = await _participant(study, plan, max_turns)
         if on_result is not None:
-            on_result(result)
+            await db(on_result)(result)  # off the event loop: the callback may use the ORM
         return result
 
     return list(await asyncio.gather(*(one(plan) for plan in plans)))

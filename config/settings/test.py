@@ -17,3 +17,6 @@ STORAGES = {
 # tested on its own (tests/integration/test_celery_worker.py) against Redis.
 CELERY_TASK_ALWAYS_EAGER = True
 CELERY_TASK_EAGER_PROPAGATES = True
+
+# Dashboard jobs run inside the request that starts them, so a test sees them finished.
+MGE_JOBS_INLINE = True

@@ -1,0 +1,432 @@
+"""Background jobs an organizer starts from the dashboard: starting one, and running it.
+
+`job_start` checks what was asked and queues a `Job` row; `job_run` claims the row, does the
+work while reporting progress to it, and records how it ended. The row is the only shared
+state, so the same job runs the same way inline (tests), on a thread of the web process (no
+broker) or on a Celery worker, and a redelivered or repeated run is harmless.
+"""
+
+import itertools
+import json
+import logging
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from elicitation.llm.client import is_configured
+from elicitation.models import Context, Study, ValuesCard
+from elicitation.simulation import (
+    COMPLETED,
+    FAILED,
+    FALLBACK,
+    NO_CARD,
+    ParticipantResult,
+    SimulationReport,
+    Spend,
+    simulate,
+)
+from moralgraph import aggregation, selectors, services
+from moralgraph.core import dumps
+from moralgraph.exporting import study_export
+from moralgraph.models import CardLink
+
+from .models import Job
+
+logger = logging.getLogger(__name__)
+
+MAX_PARTICIPANTS = 200
+PROGRESS_EVERY_SECONDS = 0.5
+MESSAGE_MAX = Job._meta.get_field("message").max_length
+ERROR_MAX = 1000
+
+Progress = Callable[[int, int, str], None]
+Runner = Callable[[Job, Progress], tuple[Any, str]]
+
+
+class JobError(ValueError):
+    """A job cannot be started as asked; the message is meant for the organizer."""
+
+
+# --- starting ---
+
+
+def job_start(
+    *,
+    study: Study,
+    kind: str,
+    params: dict[str, Any] | None = None,
+    user: AbstractBaseUser | None = None,
+) -> Job:
+    """Queue a job of `kind` on `study` and dispatch it once committed.
+
+    A job of the same kind already queued or running (and not stale) is returned instead, so a
+    double click starts one job. Stale ones are marked failed as interrupted. Raises JobError.
+    """
+    clean = _params_checked(study, kind, params or {})
+    with transaction.atomic():
+        Study.objects.select_for_update().get(pk=study.pk)  # one start at a time per study
+        unfinished = list(_unfinished(study, kind))
+        if live := [job for job in unfinished if not job.is_stale]:
+            return live[0]
+        job = Job.objects.create(
+            study=study, kind=kind, params=clean, created_by=user, message="Queued."
+        )
+        _interrupted_mark(unfinished, successor=job)
+        transaction.on_commit(partial(_dispatch, job.pk))
+    return job
+
+
+def _unfinished(study: Study, kind: str) -> QuerySet[Job]:
+    unfinished = [Job.State.QUEUED, Job.State.RUNNING]
+    return Job.objects.filter(study=study, kind=kind, state__in=unfinished).order_by("id")
+
+
+def _interrupted_mark(jobs: list[Job], *, successor: Job) -> None:
+    """Stale jobs end as failed; if their worker is still alive, its later writes are ignored."""
+    for job in jobs:
+        error = f"Interrupted: no progress since {job.updated_at:%Y-%m-%d %H:%M} UTC."
+        Job.objects.filter(pk=job.pk, state=job.state).update(
+            state=Job.State.FAILED,
+            error=f"{error} Started again as job {successor.pk}.",
+            message=error[:MESSAGE_MAX],
+            finished_at=timezone.now(),
+        )
+
+
+def _params_checked(study: Study, kind: str, params: dict[str, Any]) -> dict[str, Any]:
+    if kind not in Job.Kind.values:
+        raise JobError(f"There is no job called “{kind}”.")
+    unexpected = set(params) - set(PARAM_NAMES.get(kind, ()))
+    if unexpected:
+        label = Job.Kind(kind).label
+        raise JobError(f"{label} takes no {', '.join(sorted(unexpected))}.")
+    check = PARAM_CHECKS.get(kind)
+    return check(study, params) if check else {}
+
+
+def _simulate_params(study: Study, params: dict[str, Any]) -> dict[str, Any]:
+    participants = params.get("participants")
+    if type(participants) is not int or not 1 <= participants <= MAX_PARTICIPANTS:
+        raise JobError(f"Simulate between 1 and {MAX_PARTICIPANTS} participants.")
+    if study.state == Study.State.CLOSED:
+        raise JobError("This study is closed: simulated participants would join its data.")
+    if not study.questions.exists():
+        raise JobError("This study has no questions to interview about yet.")
+    _llm_required()
+    return {"participants": participants}
+
+
+def _hypotheses_params(study: Study, params: dict[str, Any]) -> dict[str, Any]:
+    _llm_required()
+    return {"force": _flag(params, "force")}
+
+
+def _export_params(study: Study, params: dict[str, Any]) -> dict[str, Any]:
+    include_votes = _flag(params, "include_votes")
+    if include_votes and not settings.MGE_EXPORT_SALT:
+        raise JobError(
+            "Votes can be exported only with a salt to hash rater ids: set MGE_EXPORT_SALT."
+        )
+    return {"include_votes": include_votes}
+
+
+def _flag(params: dict[str, Any], name: str) -> bool:
+    value = params.get(name, False)
+    if not isinstance(value, bool):
+        raise JobError(f"“{name}” must be true or false.")
+    return value
+
+
+def _llm_required() -> None:
+    if not is_configured():
+        raise JobError("No language model is configured (set LLM_BASE_URL and LLM_API_KEY).")
+
+
+PARAM_NAMES = {
+    Job.Kind.SIMULATE: ("participants",),
+    Job.Kind.HYPOTHESES: ("force",),
+    Job.Kind.EXPORT: ("include_votes",),
+}
+PARAM_CHECKS = {
+    Job.Kind.SIMULATE: _simulate_params,
+    Job.Kind.HYPOTHESES: _hypotheses_params,
+    Job.Kind.EXPORT: _export_params,
+}
+
+
+def _dispatch(job_id: int) -> None:
+    """Inline (tests), on a thread (eager Celery: no broker), or on a Celery worker."""
+    if settings.MGE_JOBS_INLINE:
+        job_run(job_id=job_id)
+    elif settings.CELERY_TASK_ALWAYS_EAGER:
+        name = f"job-{job_id}"
+        threading.Thread(target=_run_on_thread, args=(job_id,), name=name, daemon=True).start()
+    else:
+        _enqueue(job_id)
+
+
+def _run_on_thread(job_id: int) -> None:
+    try:
+        job_run(job_id=job_id)
+    finally:
+        connection.close()
+
+
+def _enqueue(job_id: int) -> None:
+    from .tasks import job_run as task  # the tasks module imports this one
+
+    try:
+        sent = task.delay(job_id)
+    except Exception as error:  # a broker that is down must not leave the job queued forever
+        logger.exception("Job %s could not be queued", job_id)
+        _finish(job_id, state=Job.State.FAILED, error=f"Could not queue the job: {error}")
+        return
+    Job.objects.filter(pk=job_id).update(task_id=sent.id)
+
+
+# --- running ---
+
+
+def job_run(*, job_id: int) -> Job | None:
+    """Run a queued job (or a running one gone stale) to its end; None if not claimed.
+
+    A finished job, or one running elsewhere, is left alone. Any error ends the job as failed
+    with a short readable `error`; the traceback goes to the log.
+    """
+    if not _claim(job_id):
+        logger.info("Job %s not claimed: finished, missing or running elsewhere.", job_id)
+        return None
+    job = Job.objects.select_related("study").get(pk=job_id)
+    progress = ProgressWriter(job.pk)
+    try:
+        result, message = RUNNERS[job.kind](job, progress)
+    except Exception as error:  # the job records it; the caller (worker, thread) goes on
+        logger.exception("Job %s (%s) failed", job.pk, job.kind)
+        _finish(job.pk, state=Job.State.FAILED, error=_readable(error), progress=progress)
+    else:
+        _finish(job.pk, state=Job.State.DONE, result=result, message=message, progress=progress)
+    job.refresh_from_db()
+    return job
+
+
+def _claim(job_id: int) -> bool:
+    """QUEUED (or stale RUNNING) -> RUNNING in one conditional UPDATE: one runner wins."""
+    now = timezone.now()
+    claimable = Q(state=Job.State.QUEUED) | Q(state=Job.State.RUNNING, updated_at__lt=_stale(now))
+    return bool(
+        Job.objects.filter(claimable, pk=job_id).update(
+            state=Job.State.RUNNING,
+            started_at=now,
+            updated_at=now,
+            progress_done=0,
+            progress_total=0,
+            message="Started.",
+            error="",
+        )
+    )
+
+
+def _stale(now: datetime) -> datetime:
+    return now - timedelta(seconds=settings.MGE_JOB_STALE_SECONDS)
+
+
+def _finish(
+    job_id: int,
+    *,
+    state: str,
+    progress: "ProgressWriter | None" = None,
+    error: str = "",
+    message: str = "",
+    result: Any = None,
+) -> None:
+    """The end of a running job; a job marked interrupted meanwhile keeps that ending."""
+    now = timezone.now()
+    fields: dict[str, Any] = {"state": state, "finished_at": now, "updated_at": now}
+    fields |= {"result": result, "error": error[:ERROR_MAX]}
+    fields["message"] = (message or (f"Failed: {error}" if error else ""))[:MESSAGE_MAX]
+    if progress is not None:
+        fields |= {"progress_done": progress.done, "progress_total": progress.total}
+    unfinished = [Job.State.QUEUED, Job.State.RUNNING]
+    Job.objects.filter(pk=job_id, state__in=unfinished).update(**fields)
+
+
+def _readable(error: Exception) -> str:
+    text = str(error).strip()
+    name = type(error).__name__
+    return f"{name}: {text}" if text else name
+
+
+class ProgressWriter:
+    """The `progress(done, total, message)` a job's work calls; writes it to the job's row.
+
+    Writes at most every PROGRESS_EVERY_SECONDS, and always when done reaches total; the
+    latest report is also written when the job finishes. Thread-safe.
+    """
+
+    def __init__(self, job_id: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.job_id, self.clock = job_id, clock
+        self.done = self.total = 0
+        self.written_at: float | None = None
+        self.lock = threading.Lock()
+
+    def __call__(self, done: int, total: int, message: str = "") -> None:
+        with self.lock:
+            self.done, self.total = done, total
+            now = self.clock()
+            due = self.written_at is None or now - self.written_at >= PROGRESS_EVERY_SECONDS
+            if not (due or done >= total):
+                return
+            self.written_at = now
+        Job.objects.filter(pk=self.job_id, state=Job.State.RUNNING).update(
+            progress_done=done,
+            progress_total=total,
+            message=message[:MESSAGE_MAX],
+            updated_at=timezone.now(),
+        )
+
+
+# --- the kinds of job: each returns (result, closing message) ---
+
+
+def _dedupe(job: Job, progress: Progress) -> tuple[dict[str, int], str]:
+    """The study's confirmed cards without a canonical value, one by one."""
+    cards = list(
+        ValuesCard.objects.filter(
+            study=job.study, status=ValuesCard.Status.CONFIRMED, canonical_link__isnull=True
+        ).order_by("id")
+    )
+    linked = new_values = 0
+    progress(0, len(cards), f"{len(cards)} cards to deduplicate.")
+    for done, card in enumerate(cards, start=1):
+        link = services.card_dedupe(card=card)
+        linked += link is not None
+        new_values += link is not None and link.method == CardLink.Method.NEW
+        progress(done, len(cards), f"{done} of {len(cards)} cards deduplicated.")
+    message = f"Linked {linked} cards; {new_values} became new values."
+    return {"linked": linked, "new_values": new_values}, message
+
+
+def _hypotheses(job: Job, progress: Progress) -> tuple[dict[str, int], str]:
+    """Upgrade hypotheses in each context that has cards, one context at a time."""
+    ids = selectors.contexts_with_cards(job.study_id)
+    contexts = Context.objects.filter(pk__in=ids).select_related("study").order_by("id")
+    force, stored = bool(job.params.get("force")), 0
+    progress(0, len(ids), f"{len(ids)} contexts with cards.")
+    for done, context in enumerate(contexts, start=1):
+        stored += len(services.hypotheses_generate(context=context, force=force))
+        progress(done, len(ids), f"{done} of {len(ids)} contexts; {stored} hypotheses stored.")
+    return {"contexts": len(ids), "stored": stored}, f"Stored {stored} new hypotheses."
+
+
+def _aggregate(job: Job, progress: Progress) -> tuple[dict[str, Any], str]:
+    """The whole moral graph, JSON-ready (no NaN, no numpy) for `Job.result`."""
+    progress(0, 1, "Building the moral graph.")
+    result = json.loads(dumps(aggregation.study_graph(job.study)))
+    counts = result["counts"]
+    progress(1, 1, "Built.")
+    message = (
+        f"{counts['votes']} votes by {counts['raters']} voters on {counts['values']} values "
+        f"in {counts['contexts']} contexts."
+    )
+    return result, message
+
+
+def _export(job: Job, progress: Progress) -> tuple[dict[str, Any], str]:
+    """The bundle under MGE_EXPORT_ROOT/<slug>/job-<id>/bundle, and a zip of it beside."""
+    root = export_root()
+    folder = root / job.study.slug / f"job-{job.pk}"
+    include_votes = bool(job.params.get("include_votes"))
+    progress(0, 2, "Writing the bundle.")
+    salt = settings.MGE_EXPORT_SALT if include_votes else None
+    bundle = study_export(job.study, folder / "bundle", include_votes=include_votes, salt=salt)
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    progress(1, 2, "Zipping the bundle.")
+    name = f"{job.study.slug}-{manifest['graph_version'][:12]}"
+    archive = Path(shutil.make_archive(str(folder / name), "zip", folder, "bundle"))
+    progress(2, 2, "Written.")
+    result = {
+        "graph_version": manifest["graph_version"],
+        "path": str(bundle.relative_to(root)),
+        "zip": str(archive.relative_to(root)),
+        "files": sorted(manifest["files"]),
+        "counts": manifest["counts"],
+        "include_votes": include_votes,
+    }
+    return result, f"Graph version {manifest['graph_version'][:12]}."
+
+
+def _simulate(job: Job, progress: Progress) -> tuple[dict[str, Any], str]:
+    """Simulated participants through the real journey; progress per finished participant."""
+    total = job.params["participants"]
+    finished = itertools.count(1)
+    progress(0, total, f"{total} simulated participants starting.")
+
+    def participant_done(result: ParticipantResult) -> None:
+        done = next(finished)
+        progress(done, total, f"{done} of {total} participants finished ({result.status}).")
+
+    report = simulate(
+        study=job.study,
+        participants=total,
+        concurrency=settings.MGE_SIMULATE_CONCURRENCY,
+        on_result=participant_done,
+    )
+    summary = simulation_summary(report)
+    return summary, f"Completed {summary['completed']} of {total} participants."
+
+
+def simulation_summary(report: SimulationReport) -> dict[str, Any]:
+    spend = Spend.total(report.spend)
+    return {
+        "run_id": report.run_id,
+        "participants": len(report.results),
+        "completed": report.count(COMPLETED),
+        "cards": report.cards,
+        "votes": report.votes,
+        "fallbacks": report.count(FALLBACK),
+        "no_card": report.count(NO_CARD),
+        "failed": report.count(FAILED),
+        "llm_calls": spend.calls,
+        "tokens_in": spend.tokens_in,
+        "tokens_out": spend.tokens_out,
+        "cost_usd": f"{spend.cost_usd:.4f}",
+        "wall_seconds": round(report.wall_seconds, 1),
+        "text": report.summary(),
+    }
+
+
+RUNNERS: dict[str, Runner] = {
+    Job.Kind.DEDUPE: _dedupe,
+    Job.Kind.HYPOTHESES: _hypotheses,
+    Job.Kind.AGGREGATE: _aggregate,
+    Job.Kind.EXPORT: _export,
+    Job.Kind.SIMULATE: _simulate,
+}
+
+
+# --- reading exports ---
+
+
+def export_root() -> Path:
+    return Path(settings.MGE_EXPORT_ROOT).resolve()
+
+
+def export_archive(job: Job) -> Path | None:
+    """The zip of a finished export if it is still there; never a path outside the root."""
+    name = (job.result or {}).get("zip") if job.state == Job.State.DONE else None
+    if job.kind != Job.Kind.EXPORT or not isinstance(name, str):
+        return None
+    root = export_root()
+    path = (root / name).resolve()
+    return path if path.is_relative_to(root) and path.is_file() else None

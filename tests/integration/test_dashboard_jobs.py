@@ -1,0 +1,406 @@
+"""Dashboard jobs: who may start them, each kind run to its result, and how runs are guarded.
+
+Jobs run inline here (MGE_JOBS_INLINE in the test settings), once the starting transaction
+commits; `django_capture_on_commit_callbacks(execute=True)` stands in for that commit.
+"""
+
+import json
+import threading
+from datetime import timedelta
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from dashboard import tasks
+from dashboard.jobs import JobError, ProgressWriter, job_run, job_start
+from dashboard.models import Job
+from dashboard.reports import latest_graph_job
+from elicitation import services as elicitation_services
+from elicitation.models import Context, Study, ValuesCard, WisdomVote
+from moralgraph.aggregation import study_graph
+from moralgraph.core import dumps
+from moralgraph.models import CanonicalValue, UpgradeHypothesis
+from moralgraph.reranker import embedding
+from tests.factories import linked_value
+from tests.fakes.openai_server import Reply, interviewer_responder
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def staff(client, organizer):
+    client.force_login(organizer)
+    return client
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """Runs what a job start queues for after commit, as the real commit would."""
+
+    def run(action, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return action(*args, **kwargs)
+
+    return run
+
+
+def start_url(study) -> str:
+    return reverse("dashboard:job_start", args=[study.slug])
+
+
+def small_graph(study) -> dict:
+    """Three values in one context, two upgrade hypotheses, six voters who consented."""
+    context = Context.objects.create(study=study, name="When the user is grieving")
+    context.questions.add(study.questions.get())
+    a, b, c = (linked_value(context, title) for title in ("Honesty", "Presence", "Courage"))
+    hypotheses = [
+        UpgradeHypothesis.objects.create(study=study, context=context, from_value=x, to_value=y)
+        for x, y in ((a, b), (b, c))
+    ]
+    for number in range(6):
+        voter = elicitation_services.participant_start(study=study)
+        elicitation_services.participant_consent(participant=voter, agreed=True)
+        for hypothesis in hypotheses:
+            answer = "wiser" if number % 3 else "not_wiser"
+            WisdomVote.objects.create(participant=voter, hypothesis=hypothesis, answer=answer)
+    return {"context": context, "values": (a, b, c)}
+
+
+def stale(job: Job) -> Job:
+    long_ago = timezone.now() - timedelta(hours=2)
+    Job.objects.filter(pk=job.pk).update(updated_at=long_ago)
+    job.refresh_from_db()
+    return job
+
+
+# --- who may start jobs ---
+
+
+def test_anonymous_visitors_are_sent_to_log_in_and_start_nothing(client, study):
+    page = client.get(reverse("dashboard:jobs", args=[study.slug]))
+    started = client.post(start_url(study), {"kind": "aggregate"})
+
+    assert page.status_code == started.status_code == 302
+    assert "/login/" in page.url and "/login/" in started.url
+    assert not Job.objects.exists()
+
+
+def test_participants_without_staff_rights_cannot_start_jobs(client, study, django_user_model):
+    someone = django_user_model.objects.create_user(username="someone", password="pw-12345678")
+    client.force_login(someone)
+
+    response = client.post(start_url(study), {"kind": "aggregate"})
+
+    assert response.status_code == 302 and "/login/" in response.url
+    assert not Job.objects.exists()
+
+
+def test_a_get_to_job_start_starts_nothing(staff, study):
+    response = staff.get(start_url(study), {"kind": "aggregate"})
+
+    assert response.status_code == 405
+    assert not Job.objects.exists()
+
+
+def test_a_post_without_the_csrf_token_is_refused(study, organizer):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(organizer)
+
+    response = browser.post(start_url(study), {"kind": "aggregate"})
+
+    assert response.status_code == 403
+    assert not Job.objects.exists()
+
+
+# --- each kind runs and stores its result ---
+
+
+def test_building_the_graph_stores_the_whole_result_for_the_reports(staff, study, committed):
+    small_graph(study)
+
+    response = committed(staff.post, start_url(study), {"kind": "aggregate"})
+
+    job = Job.objects.get()
+    job_url = reverse("dashboard:job", args=[study.slug, job.pk])
+    assert response.status_code == 302 and response.url == job_url
+    assert (job.state, job.percent, job.error) == (Job.State.DONE, 100, "")
+    assert job.result == json.loads(dumps(study_graph(study)))
+    assert job.message == "12 votes by 6 voters on 3 values in 1 contexts."
+    assert latest_graph_job(study) == job
+    assert job.started_at and job.finished_at and job.created_by.username == "organizer"
+    page = staff.get(job_url).content.decode()
+    assert "12 votes by 6 voters" in page and "Reliability gate" in page
+    assert reverse("dashboard:reports", args=[study.slug]) in page
+
+
+def test_deduplicating_links_the_confirmed_cards_without_a_value(
+    study, organizer, committed, monkeypatch, settings
+):
+    settings.LLM_BASE_URL = settings.LLM_API_KEY = ""  # no judge: similarity alone decides
+    monkeypatch.setattr(embedding, "embed_texts", one_hot_by_title)
+    for title in ("Honesty", "Honesty", "Courage"):
+        ValuesCard.objects.create(
+            study=study, title=title, description="d", policies=["X"], status="confirmed"
+        )
+    ValuesCard.objects.create(study=study, title="Draft", description="d", policies=["X"])
+
+    job = committed(job_start, study=study, kind="dedupe", user=organizer)
+
+    job.refresh_from_db()
+    assert job.state == Job.State.DONE
+    assert job.result == {"linked": 3, "new_values": 2}
+    assert (job.progress_done, job.progress_total) == (3, 3)
+    assert sorted(CanonicalValue.objects.values_list("title", flat=True)) == ["Courage", "Honesty"]
+
+
+def one_hot_by_title(texts, **options):
+    """Same title, same vector; different titles are orthogonal."""
+    slots: dict[str, int] = {}
+    vectors = np.zeros((len(texts), embedding.DIMENSION), dtype=np.float32)
+    for row, text in enumerate(texts):
+        title = text.split("\n")[0]
+        vectors[row, slots.setdefault(title, sum(map(ord, title)) % embedding.DIMENSION)] = 1.0
+    return vectors
+
+
+def hypotheses_answer(*pairs) -> Reply:
+    story = "I used to list options; then I saw her fear and let her reasons lead. " * 3
+    rows = [{"from_id": a.pk, "to_id": b.pk, "story": story} for a, b in pairs]
+    return Reply(json.dumps({"hypotheses": rows}))
+
+
+def test_generating_hypotheses_goes_context_by_context(
+    staff, study, committed, fake_llm, llm_settings
+):
+    context = Context.objects.create(study=study, name="When the user faces a hard decision")
+    a, b = linked_value(context, "Listing Options"), linked_value(context, "Close Care")
+    fake_llm.script(hypotheses_answer((a, b)))
+
+    committed(staff.post, start_url(study), {"kind": "hypotheses", "force": "on"})
+
+    job = Job.objects.get()
+    assert job.state == Job.State.DONE, job.error
+    assert job.params == {"force": True}
+    assert job.result == {"contexts": 1, "stored": 1}
+    assert UpgradeHypothesis.objects.get(context=context).from_value == a
+
+
+def test_a_failing_job_ends_failed_with_a_readable_error(study, committed, fake_llm, llm_settings):
+    context = Context.objects.create(study=study, name="When the user faces a hard decision")
+    linked_value(context, "Listing Options"), linked_value(context, "Close Care")
+    fake_llm.script(Reply("no JSON here"), Reply("still none"))
+
+    job = committed(job_start, study=study, kind="hypotheses", params={"force": False})
+
+    job.refresh_from_db()
+    assert job.state == Job.State.FAILED and job.result is None
+    assert job.error.startswith("LLMOutputInvalid: ")
+    assert job.message.startswith("Failed: LLMOutputInvalid")
+    assert job.finished_at is not None
+
+
+@pytest.mark.django_db(transaction=True)  # simulated participants write from worker threads
+def test_simulating_reports_each_participant_and_the_summary(
+    study, committed, fake_llm, llm_settings, monkeypatch
+):
+    fake_llm.responder = pilot_responder
+    llm_settings.MGE_SIMULATE_CONCURRENCY = 1  # the in-memory SQLite test database
+    llm_settings.MGE_DEDUPE_ON_CONFIRM = False
+    written = []
+    write = ProgressWriter.__call__
+
+    def spy(self, done, total, message=""):
+        written.append((done, total))
+        write(self, done, total, message)
+
+    monkeypatch.setattr(ProgressWriter, "__call__", spy)
+
+    job = committed(job_start, study=study, kind="simulate", params={"participants": 2})
+
+    job.refresh_from_db()
+    assert job.state == Job.State.DONE, job.error
+    assert written == [(0, 2), (1, 2), (2, 2)]
+    assert (job.progress_done, job.progress_total) == (2, 2)
+    assert job.result["participants"] == job.result["completed"] == job.result["cards"] == 2
+    assert "Completed: 2 of 2." in job.result["text"]
+    assert job.message == "Completed 2 of 2 participants."
+
+
+def pilot_responder(request: dict):
+    """The persona writes one plain sentence; the interviewer plays as usual."""
+    system = request["messages"][0]["content"] if request.get("messages") else ""
+    if "<transcript_text>" in system:
+        return Reply("When my sister was pregnant I mostly listened to her fears.")
+    return interviewer_responder(request)
+
+
+@pytest.mark.parametrize(
+    ("participants", "message"),
+    [(0, "between 1 and 200"), (201, "between 1 and 200"), ("ten", "between 1 and 200")],
+)
+def test_simulating_needs_a_sensible_number_of_participants(
+    study, llm_settings, participants, message
+):
+    with pytest.raises(JobError, match=message):
+        job_start(study=study, kind="simulate", params={"participants": participants})
+    assert not Job.objects.exists()
+
+
+def test_simulating_refuses_a_closed_study_and_explains_why(staff, study, llm_settings):
+    Study.objects.filter(pk=study.pk).update(state=Study.State.CLOSED)
+
+    response = staff.post(start_url(study), {"kind": "simulate", "participants": "3"}, follow=True)
+
+    assert response.redirect_chain[-1][0] == reverse("dashboard:jobs", args=[study.slug])
+    assert "This study is closed: simulated participants would join its data." in (
+        response.content.decode()
+    )
+    assert not Job.objects.exists()
+
+
+def test_an_unknown_kind_or_parameter_is_refused_with_a_message(study):
+    with pytest.raises(JobError, match="There is no job called “nap”"):
+        job_start(study=study, kind="nap")
+    with pytest.raises(JobError, match="Build the moral graph takes no force"):
+        job_start(study=study, kind="aggregate", params={"force": True})
+
+
+# --- how runs are guarded ---
+
+
+def test_starting_a_kind_already_under_way_returns_that_job(study, organizer):
+    first = job_start(study=study, kind="aggregate", user=organizer)  # not committed: queued
+    second = job_start(study=study, kind="aggregate", user=organizer)
+    other_kind = job_start(study=study, kind="dedupe", user=organizer)
+
+    assert second == first and other_kind != first
+    assert Job.objects.filter(kind="aggregate").count() == 1
+
+
+def test_a_stale_running_job_shows_as_interrupted_and_can_be_started_again(staff, study, committed):
+    old = stale(Job.objects.create(study=study, kind="aggregate", state=Job.State.RUNNING))
+    page = staff.get(reverse("dashboard:jobs", args=[study.slug])).content.decode()
+    assert f'data-job-state="{old.pk}">interrupted<' in page
+
+    new = committed(job_start, study=study, kind="aggregate")
+
+    old.refresh_from_db()
+    assert new != old and Job.objects.get(pk=new.pk).state == Job.State.DONE
+    assert old.state == Job.State.FAILED
+    assert old.error.startswith("Interrupted: no progress since ")
+    assert old.error.endswith(f"Started again as job {new.pk}.")
+
+
+def test_running_a_finished_job_again_does_nothing(study):
+    job = Job.objects.create(
+        study=study, kind="aggregate", state=Job.State.DONE, result={"counts": {}}, message="x"
+    )
+
+    assert job_run(job_id=job.pk) is None
+
+    job.refresh_from_db()
+    assert (job.state, job.result, job.message) == (Job.State.DONE, {"counts": {}}, "x")
+
+
+def test_a_redelivered_job_runs_only_if_its_first_run_went_stale(study):
+    running = Job.objects.create(study=study, kind="aggregate", state=Job.State.RUNNING)
+    assert job_run(job_id=running.pk) is None  # another worker is on it
+
+    stale(running)
+    assert job_run(job_id=running.pk).state == Job.State.DONE
+
+
+def test_progress_is_written_at_most_twice_a_second_but_always_at_the_end(study):
+    job = Job.objects.create(study=study, kind="dedupe", state=Job.State.RUNNING)
+    now = [100.0]
+    progress = ProgressWriter(job.pk, clock=lambda: now[0])
+
+    def seen():
+        job.refresh_from_db()
+        return job.progress_done, job.message
+
+    progress(1, 10, "one")
+    assert seen() == (1, "one")
+    now[0] += 0.2
+    progress(2, 10, "two")
+    assert seen() == (1, "one")
+    now[0] += 0.4
+    progress(3, 10, "three")
+    assert seen() == (3, "three")
+    progress(10, 10, "all")
+    assert seen() == (10, "all")
+
+
+def test_with_a_broker_the_job_goes_to_a_worker_and_keeps_the_task_id(
+    study, committed, settings, monkeypatch
+):
+    settings.MGE_JOBS_INLINE = False
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    sent = []
+    monkeypatch.setattr(
+        tasks.job_run, "delay", lambda pk: sent.append(pk) or SimpleNamespace(id="t-1")
+    )
+
+    job = committed(job_start, study=study, kind="aggregate")
+
+    job.refresh_from_db()
+    assert sent == [job.pk]
+    assert (job.state, job.task_id) == (Job.State.QUEUED, "t-1")
+
+
+def test_the_celery_task_runs_the_job(study):
+    job = Job.objects.create(study=study, kind="aggregate")
+
+    assert tasks.job_run.delay(job.pk).get() == Job.State.DONE
+
+
+@pytest.mark.django_db(transaction=True)  # the thread has its own connection
+def test_without_a_broker_the_job_runs_on_a_thread_and_the_request_returns(study, settings):
+    settings.MGE_JOBS_INLINE = False
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+
+    job = job_start(study=study, kind="aggregate")  # autocommit: dispatched at once
+
+    for thread in threading.enumerate():
+        if thread.name == f"job-{job.pk}":
+            thread.join(30)
+    job.refresh_from_db()
+    assert job.state == Job.State.DONE
+
+
+# --- pages ---
+
+
+def test_the_jobs_page_lists_jobs_and_offers_each_kind(staff, study, organizer):
+    Job.objects.create(
+        study=study,
+        kind="dedupe",
+        state=Job.State.RUNNING,
+        progress_done=1,
+        progress_total=4,
+        message="1 of 4 cards deduplicated.",
+        created_by=organizer,
+    )
+
+    page = staff.get(reverse("dashboard:jobs", args=[study.slug])).content.decode()
+
+    for kind in ("dedupe", "hypotheses", "aggregate", "simulate"):
+        assert f'name="kind" value="{kind}"' in page
+    assert 'value="25"' in page and "1 of 4 cards deduplicated." in page
+    assert "dashboard/_live.html" not in page and "data-live-socket" in page
+
+
+def test_the_status_json_gives_the_row_without_the_whole_graph(staff, study, committed):
+    job = committed(job_start, study=study, kind="aggregate")
+    job.refresh_from_db()
+
+    data = staff.get(reverse("dashboard:job_status", args=[study.slug, job.pk])).json()
+
+    assert data["state"] == "done" and data["percent"] == 100 and data["stale"] is False
+    assert data["result"] == {"counts": job.result["counts"]}
+    missing = staff.get(reverse("dashboard:job_status", args=["elsewhere", job.pk]))
+    assert missing.status_code == 404
