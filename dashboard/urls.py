@@ -1,6 +1,6 @@
 """The organizer dashboard, under /dashboard/. Each feature's module lists its own routes."""
 
-from .views import exports, jobs, overview, studies, transcripts, values
+from .views import exports, graph, jobs, overview, studies, transcripts, values
 
 app_name = "dashboard"
 
@@ -11,4 +11,5 @@ urlpatterns = [
     *values.urls,
     *jobs.urls,
     *exports.urls,
+    *graph.urls,
 ]
