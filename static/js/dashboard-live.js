@@ -48,9 +48,16 @@
     return row;
   }
 
+  const FINISHED = ["done", "failed"];
+
   function applyJobs(jobs) {
     const table = document.querySelector("[data-live-jobs]");
     (jobs || []).forEach((job) => {
+      // A page showing an unfinished job's details is rebuilt by the server once it ends.
+      if (FINISHED.includes(job.state) && document.querySelector(`[data-reload-when-finished="${job.id}"]`)) {
+        window.location.reload();
+        return;
+      }
       if (table && !document.querySelector(`[data-job-state="${job.id}"]`)) {
         const empty = table.querySelector("td[colspan]");
         if (empty) empty.parentElement.remove();
