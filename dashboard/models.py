@@ -56,6 +56,11 @@ class Job(models.Model):
         return min(100, round(100 * self.progress_done / self.progress_total))
 
     @property
+    def param_rows(self) -> list[tuple[str, object]]:
+        """The parameters as (label, value) rows: ``include_votes`` reads "Include votes"."""
+        return [(name.replace("_", " ").capitalize(), value) for name, value in self.params.items()]
+
+    @property
     def is_finished(self) -> bool:
         return self.state in (self.State.DONE, self.State.FAILED)
 

@@ -76,7 +76,7 @@ def _job_row(job: Job) -> dict[str, Any]:
         "id": job.pk,
         "kind": job.kind,
         "label": job.get_kind_display(),
-        "state": job.state,
+        "state": job.shown_state,
         "percent": job.percent,
         "message": job.message,
     }

@@ -50,6 +50,24 @@ def organizer(django_user_model):
     )
 
 
+@pytest.fixture
+def staff(client, organizer):
+    """A test client logged in as the organizer."""
+    client.force_login(organizer)
+    return client
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """Calls an action and then what it queued for after commit, as a real commit would."""
+
+    def run(action, *args, **kwargs):
+        with django_capture_on_commit_callbacks(execute=True):
+            return action(*args, **kwargs)
+
+    return run
+
+
 def participant_cookie(participant: Participant) -> str:
     """The signed cookie value a browser holds for `participant`."""
     return signed_token(participant)

@@ -18,21 +18,6 @@ SALT = "organizer-secret-salt"
 
 
 @pytest.fixture
-def staff(client, organizer):
-    client.force_login(organizer)
-    return client
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    def run(action, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return action(*args, **kwargs)
-
-    return run
-
-
-@pytest.fixture
 def export_root(settings, tmp_path):
     settings.MGE_EXPORT_ROOT = str(tmp_path / "exports")
     settings.MGE_EXPORT_SALT = None

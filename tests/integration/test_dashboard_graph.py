@@ -97,12 +97,6 @@ def graph(study):
 
 
 @pytest.fixture
-def staff(client, organizer):
-    client.force_login(organizer)
-    return client
-
-
-@pytest.fixture
 def other_study(db):
     other = Study.objects.create(slug="other-study", title="Another study")
     context = Context.objects.create(study=other, name="When elsewhere")

@@ -31,23 +31,6 @@ from tests.fakes.openai_server import Reply, interviewer_responder
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff(client, organizer):
-    client.force_login(organizer)
-    return client
-
-
-@pytest.fixture
-def committed(django_capture_on_commit_callbacks):
-    """Runs what a job start queues for after commit, as the real commit would."""
-
-    def run(action, *args, **kwargs):
-        with django_capture_on_commit_callbacks(execute=True):
-            return action(*args, **kwargs)
-
-    return run
-
-
 def start_url(study) -> str:
     return reverse("dashboard:job_start", args=[study.slug])
 

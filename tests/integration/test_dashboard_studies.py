@@ -53,12 +53,6 @@ def existing_rows(study: Study) -> list[dict]:
 
 
 @pytest.fixture
-def staff(client, organizer) -> Client:
-    client.force_login(organizer)
-    return client
-
-
-@pytest.fixture
 def draft(db) -> Study:
     return Study.objects.create(slug="draft-study", title="Draft")
 

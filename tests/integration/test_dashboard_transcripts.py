@@ -34,12 +34,6 @@ def tool_call(arguments: str) -> dict:
 
 
 @pytest.fixture
-def staff(client, organizer) -> Client:
-    client.force_login(organizer)
-    return client
-
-
-@pytest.fixture
 def interview(study, question, participant) -> Interview:
     """A finished interview: a question, a cut-off reply, a proposed card revised once."""
     Participant.objects.filter(pk=participant.pk).update(

@@ -48,12 +48,6 @@ def page_of(response) -> str:
 
 
 @pytest.fixture
-def staff(client, organizer) -> Client:
-    client.force_login(organizer)
-    return client
-
-
-@pytest.fixture
 def context(study) -> Context:
     return Context.objects.create(study=study, name="When the user is facing a hard decision")
 
