@@ -10,13 +10,18 @@ import sys
 from collections.abc import Sequence
 
 from .api import Reranker, rerank_lines
-from .bundle import load_bundle
+from .bundle import BundleError, load_bundle
 from .config import RerankerConfig
+from .embedding import EncoderUnavailable
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    reranker = Reranker(load_bundle(args.bundle), RerankerConfig(device=args.device))
+    try:
+        reranker = Reranker(load_bundle(args.bundle), RerankerConfig(device=args.device))
+    except (BundleError, EncoderUnavailable) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.command == "serve":
         return _serve(reranker, args.port)
     with open(args.input, encoding="utf-8") as lines, open(args.out, "w", encoding="utf-8") as out:

@@ -11,6 +11,7 @@ product: `similarity = a @ b`.
 
 import importlib.metadata
 import os
+import re
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -96,7 +97,29 @@ def _load(device: str) -> Any:
         raise EncoderUnavailable(
             f"Embeddings need the `ml` extra (pip install -e '.[ml]'): {exc}"
         ) from exc
+    check_device(device)
     return SentenceTransformer(str(get_model_path()), device=device, local_files_only=True)
+
+
+def check_device(device: str) -> None:
+    """Refuse, in words, a device name torch would reject later with a stack trace."""
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", device):
+        raise EncoderUnavailable(f"Unknown device {device!r}: use cpu, cuda or cuda:N.")
+    if device == "cpu":
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        built = torch.version.cuda or "no CUDA"
+        raise EncoderUnavailable(
+            f"Device {device!r} asked for, but torch {torch.__version__} ({built}) sees no "
+            "CUDA GPU here; use --device cpu."
+        )
+    index = int(device.partition(":")[2] or 0)
+    if index >= torch.cuda.device_count():
+        raise EncoderUnavailable(
+            f"Device {device!r} asked for, but only {torch.cuda.device_count()} CUDA GPU(s)."
+        )
 
 
 def _package_version() -> str | None:

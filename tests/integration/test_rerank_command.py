@@ -113,3 +113,19 @@ def test_a_bundle_from_the_export_writer_loads_and_scores(tmp_path):
     assert graph.contexts and graph.values
     assert out[0]["graph_version"] == manifest["graph_version"]
     assert len(out[0]["scores"]) == 1
+
+
+def test_asking_for_a_gpu_that_is_not_there_is_a_command_error_in_words(
+    bundle, tmp_path, monkeypatch
+):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps({"id": "a", "prompt": "hi", "candidates": ["x"]}) + "\n")
+    arguments = ["--bundle", str(bundle), "--input", str(source), "--out", str(tmp_path / "o")]
+
+    with pytest.raises(CommandError, match="sees no CUDA GPU here; use --device cpu"):
+        call_command("rerank", *arguments, "--device", "cuda")
+    with pytest.raises(CommandError, match="Unknown device 'gpu'"):
+        call_command("rerank", *arguments, "--device", "gpu")

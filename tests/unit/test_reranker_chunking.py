@@ -120,3 +120,18 @@ def test_the_gpu_numerics_bf16_autocast_keep_vectors_and_their_neighbours(chunk_
     assert halved.dtype == exact.dtype
     assert (halved * exact).sum(1) == pytest.approx(1.0, abs=0.01)
     assert nearest(halved) == nearest(exact)
+
+
+def test_device_names_are_checked_before_any_model_is_loaded(monkeypatch):
+    import torch
+
+    from moralgraph.reranker.embedding import EncoderUnavailable, check_device
+
+    check_device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    check_device("cuda:0")
+    with pytest.raises(EncoderUnavailable, match="only 1 CUDA GPU"):
+        check_device("cuda:3")
+    with pytest.raises(EncoderUnavailable, match="Unknown device 'cuda:x'"):
+        check_device("cuda:x")

@@ -8,6 +8,7 @@ from elicitation.llm.errors import LLMError
 from moralgraph import guided_answers
 from moralgraph.management.arguments import add_bundle_and_prompts
 from moralgraph.reranker.bundle import BundleError
+from moralgraph.reranker.embedding import EncoderUnavailable
 from moralgraph.training_build import SCORERS, training_build
 
 
@@ -45,7 +46,7 @@ class Command(BaseCommand):
                 min_margin=options["min_margin"],
                 progress=self._progress,
             )
-        except (OSError, ValueError, BundleError, LLMError) as exc:
+        except (OSError, ValueError, BundleError, LLMError, EncoderUnavailable) as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write("\n".join(summary.lines()))
 

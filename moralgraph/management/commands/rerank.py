@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError
 from moralgraph.reranker.api import Reranker, rerank_lines
 from moralgraph.reranker.bundle import BundleError, load_bundle
 from moralgraph.reranker.config import RerankerConfig
+from moralgraph.reranker.embedding import EncoderUnavailable
 
 
 class Command(BaseCommand):
@@ -30,7 +31,7 @@ class Command(BaseCommand):
             raise CommandError(f"No input file at {input}.")
         try:
             reranker = Reranker(load_bundle(bundle), RerankerConfig(device=device))
-        except (BundleError, ValueError) as exc:
+        except (BundleError, EncoderUnavailable, ValueError) as exc:
             raise CommandError(str(exc)) from exc
         rows = errors = 0
         with input.open(encoding="utf-8") as lines, out.open("w", encoding="utf-8") as sink:
