@@ -9,6 +9,7 @@ broker) or on a Celery worker, and a redelivered or repeated run is harmless.
 import itertools
 import json
 import logging
+import random
 import shutil
 import threading
 import time
@@ -21,10 +22,11 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from elicitation.llm.client import is_configured
+from elicitation.llm.errors import LLMUnavailable
 from elicitation.models import Context, Study, ValuesCard
 from elicitation.simulation import (
     COMPLETED,
@@ -36,8 +38,7 @@ from elicitation.simulation import (
     Spend,
     simulate,
 )
-from moralgraph import aggregation, selectors, services
-from moralgraph.core import dumps
+from moralgraph import selectors, services
 from moralgraph.exporting import study_export
 from moralgraph.models import CardLink
 
@@ -47,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 MAX_PARTICIPANTS = 200
 PROGRESS_EVERY_SECONDS = 0.5
+RECHECK_MARGIN_SECONDS = 5
 MESSAGE_MAX = Job._meta.get_field("message").max_length
 ERROR_MAX = 1000
 
@@ -165,15 +167,16 @@ PARAM_CHECKS = {
 }
 
 
-def _dispatch(job_id: int) -> None:
-    """Inline (tests), on a thread (eager Celery: no broker), or on a Celery worker."""
+def _dispatch(job_id: int, *, delay: float = 0.0) -> None:
+    """Inline (tests: at once), on a thread (eager Celery: no broker), or on a Celery worker."""
     if settings.MGE_JOBS_INLINE:
         job_run(job_id=job_id)
     elif settings.CELERY_TASK_ALWAYS_EAGER:
-        name = f"job-{job_id}"
-        threading.Thread(target=_run_on_thread, args=(job_id,), name=name, daemon=True).start()
+        timer = threading.Timer(delay, _run_on_thread, args=(job_id,))
+        timer.name, timer.daemon = f"job-{job_id}", True
+        timer.start()
     else:
-        _enqueue(job_id)
+        _enqueue(job_id, delay=delay)
 
 
 def _run_on_thread(job_id: int) -> None:
@@ -183,11 +186,11 @@ def _run_on_thread(job_id: int) -> None:
         connection.close()
 
 
-def _enqueue(job_id: int) -> None:
+def _enqueue(job_id: int, *, delay: float = 0.0) -> None:
     from .tasks import job_run as task  # the tasks module imports this one
 
     try:
-        sent = task.delay(job_id)
+        sent = task.apply_async((job_id,), countdown=delay or None)
     except Exception as error:  # a broker that is down must not leave the job queued forever
         logger.exception("Job %s could not be queued", job_id)
         _finish(job_id, state=Job.State.FAILED, error=f"Could not queue the job: {error}")
@@ -201,8 +204,9 @@ def _enqueue(job_id: int) -> None:
 def job_run(*, job_id: int) -> Job | None:
     """Run a queued job (or a running one gone stale) to its end; None if not claimed.
 
-    A finished job, or one running elsewhere, is left alone. Any error ends the job as failed
-    with a short readable `error`; the traceback goes to the log.
+    A finished job, or one running elsewhere, is left alone. A model that is unavailable
+    sends the job back to the queue for a later attempt, up to MGE_JOB_MAX_ATTEMPTS; any other
+    error ends the job as failed with a short readable `error`; the traceback goes to the log.
     """
     if not _claim(job_id):
         logger.info("Job %s not claimed: finished, missing or running elsewhere.", job_id)
@@ -211,6 +215,10 @@ def job_run(*, job_id: int) -> Job | None:
     progress = ProgressWriter(job.pk)
     try:
         result, message = RUNNERS[job.kind](job, progress)
+    except LLMUnavailable as error:
+        logger.warning("Job %s (%s), attempt %s: %s", job.pk, job.kind, job.attempts, error)
+        if not _retry_later(job, progress):
+            _finish(job.pk, state=Job.State.FAILED, error=_readable(error), progress=progress)
     except Exception as error:  # the job records it; the caller (worker, thread) goes on
         logger.exception("Job %s (%s) failed", job.pk, job.kind)
         _finish(job.pk, state=Job.State.FAILED, error=_readable(error), progress=progress)
@@ -233,8 +241,50 @@ def _claim(job_id: int) -> bool:
             progress_total=0,
             message="Started.",
             error="",
+            attempts=F("attempts") + 1,
         )
     )
+
+
+def _retry_later(job: Job, progress: "ProgressWriter") -> bool:
+    """Queue the job again after a backoff; False when its attempts are spent."""
+    most = settings.MGE_JOB_MAX_ATTEMPTS
+    if job.attempts >= most:
+        return False
+    delay = retry_delay(job.attempts)
+    message = (
+        f"The model is unavailable; trying again in {delay:.0f} s "
+        f"(attempt {job.attempts + 1} of {most})."
+    )
+    requeued = Job.objects.filter(pk=job.pk, state=Job.State.RUNNING).update(
+        state=Job.State.QUEUED,
+        message=message,
+        progress_done=progress.done,
+        progress_total=progress.total,
+        updated_at=timezone.now(),
+    )
+    if requeued:  # not when marked interrupted meanwhile
+        _dispatch(job.pk, delay=delay)
+    return True
+
+
+def retry_delay(attempt: int, rng: Callable[[], float] = random.random) -> float:
+    """Seconds before the attempt after `attempt`: between half and all of
+    MGE_JOB_RETRY_SECONDS * 2**(attempt - 1), so jobs that failed together spread out.
+    """
+    ceiling = settings.MGE_JOB_RETRY_SECONDS * 2 ** (attempt - 1)
+    return ceiling * (1 + rng()) / 2
+
+
+def job_recheck_seconds(*, job_id: int) -> float | None:
+    """For a job that was not claimed because it runs elsewhere: seconds until it would count
+    as stale (and be claimable), so a message returned after a worker died can look again.
+    None when the job is finished, queued or gone: nothing to wait for."""
+    job = Job.objects.filter(pk=job_id, state=Job.State.RUNNING).only("updated_at").first()
+    if job is None:
+        return None
+    left = (_stale(timezone.now()) - job.updated_at).total_seconds()
+    return max(0.0, -left) + RECHECK_MARGIN_SECONDS
 
 
 def _stale(now: datetime) -> datetime:
@@ -330,16 +380,22 @@ def _hypotheses(job: Job, progress: Progress) -> tuple[dict[str, int], str]:
 
 
 def _aggregate(job: Job, progress: Progress) -> tuple[dict[str, Any], str]:
-    """The whole moral graph, JSON-ready (no NaN, no numpy) for `Job.result`."""
+    """The moral graph stored as a `GraphBuild`; `Job.result` keeps a summary pointing to it."""
     progress(0, 1, "Building the moral graph.")
-    result = json.loads(dumps(aggregation.study_graph(job.study)))
-    counts = result["counts"]
+    build = services.graph_build(study=job.study)
+    counts = build.result["counts"]
     progress(1, 1, "Built.")
+    summary = {
+        "graph_build": build.pk,
+        "graph_version": build.graph_version,
+        "counts": counts,
+        "publishable": build.result["reliability"]["gate"]["publishable"],
+    }
     message = (
         f"{counts['votes']} votes by {counts['raters']} voters on {counts['values']} values "
         f"in {counts['contexts']} contexts."
     )
-    return result, message
+    return summary, message
 
 
 def _export(job: Job, progress: Progress) -> tuple[dict[str, Any], str]:

@@ -7,8 +7,7 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 from elicitation.models import Study
-
-from .models import Job
+from moralgraph.selectors import latest_graph_build
 
 PROLIFIC_PARAMS = {
     "PROLIFIC_PID": "{{%PROLIFIC_PID%}}",
@@ -25,19 +24,9 @@ def study_links(request: HttpRequest, study: Study) -> dict[str, str]:
     return {"invite": invite, "prolific": f"{invite}?{query}"}
 
 
-def latest_graph_job(study: Study) -> Job | None:
-    """The newest finished aggregation of ``study``."""
-    return (
-        Job.objects.filter(study=study, kind=Job.Kind.AGGREGATE, state=Job.State.DONE)
-        .exclude(result=None)
-        .order_by("-finished_at", "-id")
-        .first()
-    )
-
-
 def latest_report(study: Study) -> dict[str, Any] | None:
-    job = latest_graph_job(study)
-    return {"job": job, **report_sections(job.result)} if job else None
+    build = latest_graph_build(study)
+    return {"build": build, **report_sections(build.result)} if build else None
 
 
 def report_sections(result: dict[str, Any]) -> dict[str, Any]:

@@ -1,10 +1,13 @@
 """Reads for pages, the interview consumer and (later) the dashboard."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 
-from moralgraph.models import CanonicalValue, CardLink, UpgradeHypothesis
+from moralgraph.core import ValuePosition, value_position
+from moralgraph.models import CanonicalValue, CardLink, GraphBuild, UpgradeHypothesis
+from moralgraph.selectors import latest_graph_build
 
 from .dialogue import Turn
 from .models import (
@@ -196,12 +199,18 @@ class Comparison:
 
 @dataclass(frozen=True)
 class Placement:
-    """Where one confirmed card went: its canonical value, who shares it, how it fares."""
+    """Where one confirmed card went: its canonical value, who shares it, how it fares.
+
+    ``graph_built_at`` is when the latest moral graph was built (None: not yet), and
+    ``position`` where the value sits in it (None: not ranked there).
+    """
 
     card: ValuesCard
     value: CanonicalValue | None
     people: int = 0
     comparisons: tuple[Comparison, ...] = ()
+    position: ValuePosition | None = None
+    graph_built_at: datetime | None = None
 
     @property
     def votes(self) -> int:
@@ -221,8 +230,9 @@ RESULTS_MAX_COMPARISONS = 12
 
 def participant_placements(participant: Participant) -> list[Placement]:
     """ "Where did my input go?": each confirmed card, the canonical value it was merged into (if
-    deduplication reached it yet), how many people share that value, and raw vote counts by
-    other participants on the upgrades into and out of it. Three queries."""
+    deduplication reached it yet), how many people share that value, raw vote counts by other
+    participants on the upgrades into and out of it, and its place in the latest moral graph.
+    Four queries."""
     cards = list(
         participant.cards.filter(status=ValuesCard.Status.CONFIRMED).select_related(
             "context", "canonical_link__value__merged_into"
@@ -232,16 +242,27 @@ def participant_placements(participant: Participant) -> list[Placement]:
     value_ids = {value.pk for value in values.values() if value}
     people = _value_people(value_ids)
     comparisons = _value_comparisons(value_ids, participant)
+    build = latest_graph_build(participant.study) if value_ids else None
     return [
         Placement(
             card=card,
             value=value,
             people=people.get(value.pk, 0) if value else 0,
             comparisons=tuple(comparisons.get(value.pk, ())) if value else (),
+            position=_graph_position(build, card, value),
+            graph_built_at=build.built_at if build else None,
         )
         for card in cards
         for value in [values[card.pk]]
     ]
+
+
+def _graph_position(
+    build: GraphBuild | None, card: ValuesCard, value: CanonicalValue | None
+) -> ValuePosition | None:
+    if build is None or value is None:
+        return None
+    return value_position(build.result, value.pk, card.context_id)
 
 
 def _linked_value(card: ValuesCard) -> CanonicalValue | None:

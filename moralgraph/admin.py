@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from . import services
-from .models import CanonicalValue, CardLink, UpgradeHypothesis
+from .models import CanonicalValue, CardLink, GraphBuild, UpgradeHypothesis
 
 
 class CardLinkInline(admin.TabularInline):
@@ -100,3 +100,27 @@ class UpgradeHypothesisAdmin(admin.ModelAdmin):
     @admin.display(description="votes", ordering="vote_count")
     def votes(self, hypothesis: UpgradeHypothesis) -> int:
         return hypothesis.vote_count
+
+
+@admin.register(GraphBuild)
+class GraphBuildAdmin(admin.ModelAdmin):
+    """Builds are made by the aggregation job; here they can only be looked at."""
+
+    list_display = ["study", "built_at", "short_version"]
+    list_filter = ["study"]
+    list_select_related = ["study"]
+    fields = ["study", "built_at", "graph_version", "config", "result"]
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[GraphBuild]:
+        return super().get_queryset(request).defer("result")
+
+    @admin.display(description="graph version")
+    def short_version(self, build: GraphBuild) -> str:
+        return build.graph_version[:12]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False

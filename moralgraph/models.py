@@ -103,3 +103,24 @@ class UpgradeHypothesis(models.Model):
 
     def __str__(self) -> str:
         return f"{self.from_value} -> {self.to_value} ({self.context})"
+
+
+class GraphBuild(models.Model):
+    """One computed moral graph of a study, stored as the JSON its export and pages read."""
+
+    study = models.ForeignKey(
+        "elicitation.Study", on_delete=models.CASCADE, related_name="graph_builds"
+    )
+    result = models.JSONField(
+        help_text="The aggregation result, as moralgraph.core.dumps writes it."
+    )
+    graph_version = models.CharField(max_length=64, help_text="SHA-256 of the result's JSON text.")
+    config = models.JSONField(default=dict, blank=True)
+    built_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-built_at", "-id"]
+        indexes = [models.Index(fields=["study", "built_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.study} graph {self.graph_version[:12]}"

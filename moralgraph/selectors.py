@@ -5,7 +5,7 @@ from django.db.models import Max, QuerySet
 
 from elicitation.models import Context, Study
 
-from .models import CanonicalValue, CardLink, UpgradeHypothesis
+from .models import CanonicalValue, CardLink, GraphBuild, UpgradeHypothesis
 from .reranker import embedding
 
 
@@ -53,3 +53,8 @@ def contexts_with_cards(study_id: int) -> list[int]:
         .order_by("id")
         .values_list("id", flat=True)
     )
+
+
+def latest_graph_build(study: Study) -> GraphBuild | None:
+    """The study's newest stored moral graph."""
+    return GraphBuild.objects.filter(study=study).order_by("-built_at", "-id").first()

@@ -1,7 +1,10 @@
 """Writes of the moral graph: deduplicating cards into canonical values, organizer merges and
-splits, and generated upgrade hypotheses. Tasks, admin actions and commands call these.
+splits, generated upgrade hypotheses, and stored graph builds. Tasks, admin actions and
+commands call these.
 """
 
+import hashlib
+import json
 import logging
 from collections.abc import Iterable
 
@@ -16,9 +19,10 @@ from elicitation.llm.errors import LLMError
 from elicitation.llm.prompts import Prompt
 from elicitation.models import Context, Study, ValuesCard
 
-from . import dedupe, hypotheses, selectors
+from . import aggregation, dedupe, hypotheses, selectors
+from .core import Config, dumps
 from .llm import ask_structured
-from .models import CanonicalValue, CardLink, UpgradeHypothesis
+from .models import CanonicalValue, CardLink, GraphBuild, UpgradeHypothesis
 from .prompting import ValueText
 from .reranker import embedding
 
@@ -288,6 +292,29 @@ def _hypotheses_store(
             if created:
                 stored.append(hypothesis)
     return stored
+
+
+# --- graph builds ---
+
+
+def graph_build(*, study: Study, config: Config | None = None) -> GraphBuild:
+    """Compute the study's moral graph and store it, or return the newest build if it is the
+    same graph (same ``graph_version``: votes, values and config unchanged).
+
+    The result is stored as :func:`moralgraph.core.dumps` writes it, read back: floats
+    rounded, and NaN or infinity (a Bradley-Terry P(top) that cannot be estimated) as None.
+    """
+    text = dumps(aggregation.study_graph(study, config))
+    version = hashlib.sha256(text.encode()).hexdigest()
+    newest = (
+        GraphBuild.objects.filter(study=study).order_by("-built_at", "-id").defer("result").first()
+    )
+    if newest is not None and newest.graph_version == version:
+        return newest
+    result = json.loads(text)
+    return GraphBuild.objects.create(
+        study=study, result=result, graph_version=version, config=result["config"]
+    )
 
 
 # --- shared ---

@@ -9,19 +9,19 @@ from django.urls import path
 
 from elicitation.models import Study
 from moralgraph.models import CanonicalValue
+from moralgraph.selectors import latest_graph_build
 
 from .. import graphview, selectors
 from ..access import staff_view, study_for
-from ..reports import latest_graph_job
 
 
 @staff_view
 def graph(request: HttpRequest, slug: str) -> HttpResponse:
     study = study_for(slug)
-    job = latest_graph_job(study)
-    page: dict[str, Any] = {"study": study, "section": "graph", "job": job}
-    if job is not None:
-        page.update(graph_page(study, job.result, request.GET.get("context")))
+    build = latest_graph_build(study)
+    page: dict[str, Any] = {"study": study, "section": "graph", "build": build}
+    if build is not None:
+        page.update(graph_page(study, build.result, request.GET.get("context")))
     return render(request, "dashboard/graph.html", page)
 
 
@@ -58,10 +58,10 @@ def optional_int(raw: str | None) -> int | None:
 
 
 def latest_result(study: Study) -> dict[str, Any]:
-    job = latest_graph_job(study)
-    if job is None:
+    build = latest_graph_build(study)
+    if build is None:
         raise Http404("No graph has been built for this study yet.")
-    return job.result
+    return build.result
 
 
 def context_graph(study: Study, result: dict[str, Any], context_id: int) -> dict[str, Any]:

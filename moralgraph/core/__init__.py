@@ -8,6 +8,7 @@ nothing here reads the clock.
 from .bridging import Bridging, edge_bridging, winner_bridging
 from .edges import GLOBAL, EdgeTable, entropy_bits, pair_contexts, summarize_edges, wiser_likelihood
 from .graph import build_graph, build_graphs, contested_sets, contested_sets_nx, rankings
+from .position import ValuePosition, value_position
 from .rank import (
     BTFit,
     BTIntervals,
@@ -34,6 +35,7 @@ __all__ = [
     "GateThresholds",
     "ReliabilityReport",
     "Scores",
+    "ValuePosition",
     "Vote",
     "VoteArrays",
     "aggregate",
@@ -54,6 +56,7 @@ __all__ = [
     "rankings",
     "reliability_report",
     "summarize_edges",
+    "value_position",
     "winner_bridging",
     "wiser_likelihood",
 ]

@@ -17,14 +17,11 @@ SLUG = "graph-e2e"
 XSS = "<script>alert(1)</script>"
 # Runs inside `manage.py shell` against the app server's database; prints the context id.
 SEED = f"""
-import json
-from django.utils import timezone
-from dashboard.models import Job
 from elicitation import services
 from elicitation.models import Context, Study, ValuesCard, WisdomVote
-from moralgraph.aggregation import study_graph
-from moralgraph.core import Config, dumps
+from moralgraph.core import Config
 from moralgraph.models import CanonicalValue, CardLink, UpgradeHypothesis
+from moralgraph.services import graph_build
 
 study = Study.objects.create(slug={SLUG!r}, title="Graph view study", state="open")
 grief = Context.objects.create(study=study, name="When the user is grieving")
@@ -47,9 +44,7 @@ for source, target in ((values[0], values[1]), (values[1], values[2])):
     for number, voter in enumerate(voters):
         answer = "unsure" if number == 4 else "wiser"
         WisdomVote.objects.create(participant=voter, hypothesis=hypothesis, answer=answer)
-result = json.loads(dumps(study_graph(study, Config(bootstrap_samples=20))))
-Job.objects.create(study=study, kind="aggregate", state="done", result=result,
-                   finished_at=timezone.now())
+graph_build(study=study, config=Config(bootstrap_samples=20))
 print(grief.pk)
 """
 

@@ -1,4 +1,4 @@
-"""The dashboard's graph view: staff only, drawn from the latest aggregation, card text escaped,
+"""The dashboard's graph view: staff only, drawn from the latest graph build, card text escaped,
 supporters pseudonymous, and a bounded number of queries however big the graph."""
 
 import json
@@ -7,14 +7,13 @@ import re
 import pytest
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
-from django.utils import timezone
 
 from dashboard.models import Job
 from elicitation import services
 from elicitation.models import Context, Participant, Study, ValuesCard, WisdomVote
-from moralgraph.aggregation import study_graph
-from moralgraph.core import Config, dumps
-from moralgraph.models import CanonicalValue, CardLink, UpgradeHypothesis
+from moralgraph.core import Config
+from moralgraph.models import CanonicalValue, CardLink, GraphBuild, UpgradeHypothesis
+from moralgraph.services import graph_build
 
 FAST = Config(bootstrap_samples=20, split_half_repeats=4)
 XSS = "<script>alert(1)</script>"
@@ -58,14 +57,8 @@ def vote_all(voters, hypothesis, *answers) -> None:
         WisdomVote.objects.create(participant=voter, hypothesis=hypothesis, answer=answer)
 
 
-def built_graph(study: Study) -> Job:
-    return Job.objects.create(
-        study=study,
-        kind=Job.Kind.AGGREGATE,
-        state=Job.State.DONE,
-        result=json.loads(dumps(study_graph(study, FAST))),
-        finished_at=timezone.now(),
-    )
+def built_graph(study: Study) -> GraphBuild:
+    return graph_build(study=study, config=FAST)
 
 
 @pytest.fixture
@@ -86,13 +79,13 @@ def graph(study):
     vote_all(voters, to_care, "wiser", "wiser", "wiser", "wiser", "unsure")
     vote_all(voters, to_depth, "wiser", "wiser", "wiser", "not_wiser", "less_wise")
     vote_all(voters, doubtful, "not_wiser", "unsure")
-    job = built_graph(study)
+    build = built_graph(study)
     return {
         "values": (facts, care, depth),
         "contexts": (grief, doubt),
         "authors": authors,
         "voters": voters,
-        "job": job,
+        "build": build,
     }
 
 
@@ -164,6 +157,8 @@ def test_the_page_picks_the_first_context_and_lists_its_values_by_rank(staff, st
     grief, doubt = graph["contexts"]
     facts, care, depth = graph["values"]
     page = staff.get(page_url(study)).content.decode()
+    built_at = graph["build"].built_at
+    assert f"Built {built_at:%Y-%m-%d %H:%M} UTC from 12 votes by 5 raters." in page
     assert f'<option value="{doubt.pk}" selected>' in page
     assert f'<option value="{grief.pk}">When the user is grieving (3 values, 10 votes)' in page
     assert f'data-graph-url="{data_url(study, doubt)}"' in page

@@ -15,18 +15,18 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from dashboard import tasks
-from dashboard.jobs import JobError, ProgressWriter, job_run, job_start
+from dashboard import jobs, tasks
+from dashboard.jobs import JobError, ProgressWriter, job_run, job_start, retry_delay
 from dashboard.models import Job
-from dashboard.reports import latest_graph_job
 from elicitation import services as elicitation_services
 from elicitation.models import Context, Study, ValuesCard, WisdomVote
 from moralgraph.aggregation import study_graph
 from moralgraph.core import dumps
-from moralgraph.models import CanonicalValue, UpgradeHypothesis
+from moralgraph.models import CanonicalValue, GraphBuild, UpgradeHypothesis
 from moralgraph.reranker import embedding
+from moralgraph.selectors import latest_graph_build
 from tests.factories import linked_value
-from tests.fakes.openai_server import Reply, interviewer_responder
+from tests.fakes.openai_server import Error, Reply, interviewer_responder
 
 pytestmark = pytest.mark.django_db
 
@@ -102,22 +102,41 @@ def test_a_post_without_the_csrf_token_is_refused(study, organizer):
 # --- each kind runs and stores its result ---
 
 
-def test_building_the_graph_stores_the_whole_result_for_the_reports(staff, study, committed):
+def test_building_the_graph_stores_a_build_and_a_summary_of_it_on_the_job(staff, study, committed):
     small_graph(study)
 
     response = committed(staff.post, start_url(study), {"kind": "aggregate"})
 
     job = Job.objects.get()
+    build = latest_graph_build(study)
     job_url = reverse("dashboard:job", args=[study.slug, job.pk])
     assert response.status_code == 302 and response.url == job_url
     assert (job.state, job.percent, job.error) == (Job.State.DONE, 100, "")
-    assert job.result == json.loads(dumps(study_graph(study)))
+    assert build.result == json.loads(dumps(study_graph(study)))
+    assert job.result == {
+        "graph_build": build.pk,
+        "graph_version": build.graph_version,
+        "counts": build.result["counts"],
+        "publishable": build.result["reliability"]["gate"]["publishable"],
+    }
     assert job.message == "12 votes by 6 voters on 3 values in 1 contexts."
-    assert latest_graph_job(study) == job
     assert job.started_at and job.finished_at and job.created_by.username == "organizer"
     page = staff.get(job_url).content.decode()
     assert "12 votes by 6 voters" in page and "Reliability gate" in page
     assert reverse("dashboard:reports", args=[study.slug]) in page
+
+
+def test_building_again_without_new_votes_reuses_the_stored_build(study, committed):
+    small_graph(study)
+
+    first = committed(job_start, study=study, kind="aggregate")
+    second = committed(job_start, study=study, kind="aggregate")
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert first != second and second.state == Job.State.DONE
+    assert GraphBuild.objects.filter(study=study).count() == 1
+    assert first.result["graph_build"] == second.result["graph_build"]
 
 
 def test_deduplicating_links_the_confirmed_cards_without_a_value(
@@ -325,13 +344,15 @@ def test_with_a_broker_the_job_goes_to_a_worker_and_keeps_the_task_id(
     settings.CELERY_TASK_ALWAYS_EAGER = False
     sent = []
     monkeypatch.setattr(
-        tasks.job_run, "delay", lambda pk: sent.append(pk) or SimpleNamespace(id="t-1")
+        tasks.job_run,
+        "apply_async",
+        lambda args, countdown: sent.append((*args, countdown)) or SimpleNamespace(id="t-1"),
     )
 
     job = committed(job_start, study=study, kind="aggregate")
 
     job.refresh_from_db()
-    assert sent == [job.pk]
+    assert sent == [(job.pk, None)]
     assert (job.state, job.task_id) == (Job.State.QUEUED, "t-1")
 
 
@@ -387,3 +408,139 @@ def test_the_status_json_gives_the_row_without_the_whole_graph(staff, study, com
     assert data["result"] == {"counts": job.result["counts"]}
     missing = staff.get(reverse("dashboard:job_status", args=["elsewhere", job.pk]))
     assert missing.status_code == 404
+
+
+# --- a model that is unavailable ---
+
+
+@pytest.fixture
+def dispatched(monkeypatch):
+    """Each dispatch of a job as (delay, the job's message then); dispatching goes on as usual."""
+    seen = []
+    dispatch = jobs._dispatch
+
+    def spy(job_id, *, delay=0.0):
+        seen.append((delay, Job.objects.get(pk=job_id).message))
+        dispatch(job_id, delay=delay)
+
+    monkeypatch.setattr(jobs, "_dispatch", spy)
+    return seen
+
+
+def two_values(study):
+    context = Context.objects.create(study=study, name="When the user faces a hard decision")
+    return linked_value(context, "Listing Options"), linked_value(context, "Close Care")
+
+
+def test_a_job_whose_model_was_down_twice_is_done_on_the_third_attempt(
+    staff, study, committed, fake_llm, llm_settings, dispatched
+):
+    llm_settings.LLM_MAX_RETRIES = 0
+    llm_settings.MGE_JOB_RETRY_SECONDS = 40
+    fake_llm.script(Error(503), Error(503), hypotheses_answer(two_values(study)))
+
+    job = committed(job_start, study=study, kind="hypotheses")
+
+    job.refresh_from_db()
+    assert (job.state, job.attempts, job.error) == (Job.State.DONE, 3, "")
+    assert job.result == {"contexts": 1, "stored": 1} and len(fake_llm.requests) == 3
+    (start, _), (first, waiting), (second, waiting_again) = dispatched
+    assert start == 0 and 20 <= first <= 40 and 40 <= second <= 80
+    assert waiting == f"The model is unavailable; trying again in {first:.0f} s (attempt 2 of 4)."
+    assert waiting_again.endswith(f"in {second:.0f} s (attempt 3 of 4).")
+    page = staff.get(reverse("dashboard:job", args=[study.slug, job.pk])).content.decode()
+    assert '<th scope="row">Attempts</th><td>3</td>' in page
+
+
+def test_a_job_whose_model_stays_down_fails_after_the_last_attempt(
+    study, committed, fake_llm, llm_settings, dispatched
+):
+    llm_settings.LLM_MAX_RETRIES = 0
+    llm_settings.MGE_JOB_MAX_ATTEMPTS = 3
+    fake_llm.responder = lambda request: Error(503)
+    two_values(study)
+
+    job = committed(job_start, study=study, kind="hypotheses")
+
+    job.refresh_from_db()
+    assert (job.state, job.attempts) == (Job.State.FAILED, 3)
+    assert job.error.startswith("LLMUnavailable: The model API failed after 1 attempt(s)")
+    assert job.message.startswith("Failed: LLMUnavailable")
+    assert len(fake_llm.requests) == len(dispatched) == 3
+
+
+def test_a_request_the_model_refuses_fails_at_once(
+    study, committed, fake_llm, llm_settings, dispatched
+):
+    fake_llm.script(Error(400))
+    two_values(study)
+
+    job = committed(job_start, study=study, kind="hypotheses")
+
+    job.refresh_from_db()
+    assert (job.state, job.attempts) == (Job.State.FAILED, 1)
+    assert job.error.startswith("LLMRequestRejected: ")
+    assert len(fake_llm.requests) == len(dispatched) == 1
+
+
+def test_with_a_broker_a_retry_is_queued_with_a_countdown(
+    study, fake_llm, llm_settings, monkeypatch
+):
+    llm_settings.LLM_MAX_RETRIES = 0
+    llm_settings.MGE_JOBS_INLINE = llm_settings.CELERY_TASK_ALWAYS_EAGER = False
+    fake_llm.script(Error(503))
+    two_values(study)
+    sent = []
+    monkeypatch.setattr(
+        tasks.job_run,
+        "apply_async",
+        lambda args, countdown: sent.append((*args, countdown)) or SimpleNamespace(id="t-2"),
+    )
+    job = Job.objects.create(study=study, kind="hypotheses", params={"force": False})
+
+    job = job_run(job_id=job.pk)
+
+    assert (job.state, job.attempts, job.task_id) == (Job.State.QUEUED, 1, "t-2")
+    [(job_id, countdown)] = sent
+    assert job_id == job.pk and 15 <= countdown <= 30
+    assert (
+        job.message
+        == f"The model is unavailable; trying again in {countdown:.0f} s (attempt 2 of 4)."
+    )
+    assert not job.is_stale
+
+
+def test_the_wait_before_a_retry_doubles_with_jitter(settings):
+    settings.MGE_JOB_RETRY_SECONDS = 30
+
+    assert [retry_delay(attempt, rng=lambda: 0.0) for attempt in (1, 2, 3)] == [15, 30, 60]
+    assert [retry_delay(attempt, rng=lambda: 1.0) for attempt in (1, 2, 3)] == [30, 60, 120]
+
+
+def test_a_returned_message_for_a_job_still_marked_running_looks_again_once_it_is_stale(
+    study, settings, monkeypatch
+):
+    settings.MGE_JOB_STALE_SECONDS = 900
+    sent = []
+    monkeypatch.setattr(
+        tasks.job_run, "apply_async", lambda args, countdown: sent.append((*args, countdown))
+    )
+    running = Job.objects.create(study=study, kind="aggregate", state=Job.State.RUNNING)
+    Job.objects.filter(pk=running.pk).update(updated_at=timezone.now() - timedelta(seconds=600))
+
+    assert tasks.job_run(running.pk) is None
+
+    [(job_id, countdown)] = sent
+    assert job_id == running.pk
+    assert 300 < countdown <= 306  # the 300 s left before it is stale, and a margin
+    running.refresh_from_db()
+    assert running.state == Job.State.RUNNING
+
+
+def test_a_returned_message_for_a_finished_job_does_nothing(study, monkeypatch):
+    sent = []
+    monkeypatch.setattr(tasks.job_run, "apply_async", lambda *a, **k: sent.append(a))
+    done = Job.objects.create(study=study, kind="aggregate", state=Job.State.DONE)
+
+    assert tasks.job_run(done.pk) is None
+    assert sent == []

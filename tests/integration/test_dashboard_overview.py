@@ -1,6 +1,5 @@
 """The dashboard's study list, live overview and reports: staff only, real numbers, escaped."""
 
-import json
 from decimal import Decimal
 
 import pytest
@@ -15,9 +14,9 @@ from dashboard.models import Job
 from dashboard.progress import study_progress
 from elicitation import services
 from elicitation.models import Context, LLMCall, ValuesCard, WisdomVote
-from moralgraph.aggregation import study_graph
-from moralgraph.core import Config, dumps
-from moralgraph.models import UpgradeHypothesis
+from moralgraph.core import Config
+from moralgraph.models import GraphBuild, UpgradeHypothesis
+from moralgraph.services import graph_build
 from tests.factories import linked_value
 
 ORIGIN = (b"origin", b"http://testserver")
@@ -47,15 +46,8 @@ def voted_study(study, voters: int = 6) -> Context:
     return context
 
 
-def built_graph(study) -> Job:
-    result = json.loads(dumps(study_graph(study, FAST)))
-    return Job.objects.create(
-        study=study,
-        kind=Job.Kind.AGGREGATE,
-        state=Job.State.DONE,
-        result=result,
-        finished_at=timezone.now(),
-    )
+def built_graph(study) -> GraphBuild:
+    return graph_build(study=study, config=FAST)
 
 
 @pytest.mark.parametrize("name", ["overview", "reports"])
@@ -135,27 +127,34 @@ def test_reports_say_when_no_graph_was_built(client, organizer, study):
 
 def test_reports_show_the_gate_the_winner_and_its_reasons_escaped(client, organizer, study):
     voted_study(study)
-    job = built_graph(study)
+    build = built_graph(study)
     client.force_login(organizer)
     page = client.get(reverse("dashboard:reports", args=[study.slug])).content.decode()
     assert "Publishing gate" in page
+    assert f"From the graph built {build.built_at:%Y-%m-%d %H:%M} UTC: 12 votes" in page
     assert "When the user is &lt;b&gt;grieving&lt;/b&gt;" in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt; Care" in page
     assert "<script>alert(1)" not in page
-    for reason in job.result["reliability"]["gate"]["failures"]:
+    for reason in build.result["reliability"]["gate"]["failures"]:
         assert reason.replace("<", "&lt;") in page
     assert "Depth of feeling" in page
 
 
 def test_reports_use_the_newest_graph(client, organizer, study):
-    voted_study(study)
+    context = voted_study(study)
     built_graph(study)
-    newest = built_graph(study)
-    newest.result["counts"]["votes"] = 4242
-    newest.save()
+    late = services.participant_consent(
+        participant=services.participant_start(study=study), agreed=True
+    )
+    hypothesis = UpgradeHypothesis.objects.filter(context=context).first()
+    WisdomVote.objects.create(
+        participant=late, hypothesis=hypothesis, answer=WisdomVote.Answer.WISER
+    )
+    built_graph(study)
     client.force_login(organizer)
     page = client.get(reverse("dashboard:reports", args=[study.slug])).content.decode()
-    assert "4242 votes" in page
+    assert "13 votes by 7 raters" in page
+    assert "12 votes" not in page
 
 
 # --- the live socket -------------------------------------------------------------------------

@@ -7,13 +7,25 @@ from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
+from django.utils import dateformat, timezone
 
 from elicitation import services
-from elicitation.models import Context, Impression, Participant, ValuesCard, WisdomVote
-from moralgraph.models import CanonicalValue, CardLink, UpgradeHypothesis
+from elicitation.models import (
+    Context,
+    Impression,
+    Participant,
+    Question,
+    ValuesCard,
+    WisdomVote,
+)
+from elicitation.selectors import participant_placements
+from moralgraph.core import Config
+from moralgraph.models import CanonicalValue, CardLink, GraphBuild, UpgradeHypothesis
+from moralgraph.services import graph_build
 from tests.conftest import participant_cookie
 
 XSS = "<script>alert(1)</script>"
+FAST = Config(bootstrap_samples=20, split_half_repeats=4)
 ESCAPED = "&lt;script&gt;alert(1)&lt;/script&gt;"
 CONTEXT = "When the user is facing a hard personal decision"
 CARD = {
@@ -343,10 +355,13 @@ def test_the_vote_page_costs_a_fixed_number_of_queries(
 def test_the_results_page_costs_a_fixed_number_of_queries(
     me, participant, graph, django_assert_max_num_queries
 ):
-    with django_assert_max_num_queries(7):
+    graph_build(study=participant.study, config=FAST)
+
+    with django_assert_max_num_queries(8):
         response = me.get(url("results", participant.study))
 
     assert "How it fares so far" in response.content.decode()
+    assert "Its place in the moral graph" in response.content.decode()
 
 
 # --- Escaping ---
@@ -398,6 +413,114 @@ def test_my_own_votes_are_not_counted_as_others_judgement(me, participant, graph
 
     assert "Other participants cast 3 votes" in page
     assert "You answered 1 comparison." in page
+
+
+def upheld(study, context, source, target, voters: int = 4) -> UpgradeHypothesis:
+    hypothesis = UpgradeHypothesis.objects.create(
+        study=study, context=context, from_value=source, to_value=target
+    )
+    votes_on(hypothesis, *["wiser"] * voters)
+    return hypothesis
+
+
+@pytest.fixture
+def ranked(study, my_card) -> dict:
+    """Mine, found wiser than Alpha and Beta and less wise than Top, in my card's context."""
+    context = my_card.context
+    mine, alpha, beta, top = (value(study, t) for t in ("Mine", "Alpha", "Beta", "Top"))
+    CardLink.objects.create(card=my_card, value=mine, method=CardLink.Method.NEW)
+    upheld(study, context, alpha, mine, voters=5)
+    upheld(study, context, beta, mine)
+    upheld(study, context, mine, top)
+    return {"context": context, "mine": mine, "top": top}
+
+
+def built_on(build: GraphBuild) -> str:
+    return dateformat.format(timezone.localtime(build.built_at), "j F Y")
+
+
+def test_results_place_my_value_in_the_latest_graph(me, participant, ranked):
+    build = graph_build(study=participant.study, config=FAST)
+
+    page = me.get(url("results", participant.study)).content.decode()
+
+    assert (
+        f"In the moral graph built on {built_on(build)}, in the context “{CONTEXT}”, "
+        "your value ranks 2nd of 4." in page
+    )
+    assert "People found it wiser than “Alpha”, “Beta”." in page
+    assert "They found “Top” wiser than it." in page
+    assert "It is the top value" not in page
+    assert page.index("Its place in the moral graph") < page.index("How it fares so far")
+
+
+def test_results_say_when_my_value_is_the_top_one_but_held_back(me, participant, ranked):
+    UpgradeHypothesis.objects.filter(to_value=ranked["top"]).delete()
+    build = graph_build(study=participant.study, config=FAST)
+    assert build.result["contexts"][str(ranked["context"].pk)]["winner"]["reasons"]
+
+    page = me.get(url("results", participant.study)).content.decode()
+
+    assert "your value ranks 1st of 3." in page
+    assert "It is the top value in this context, but that result is held back" in page
+    assert "wiser than it" not in page
+
+
+def test_results_use_the_newest_build_only(me, participant, ranked):
+    graph_build(study=participant.study, config=FAST)
+    upheld(participant.study, ranked["context"], ranked["top"], value(participant.study, "Peak"))
+    newest = graph_build(study=participant.study, config=FAST)
+
+    page = me.get(url("results", participant.study)).content.decode()
+
+    assert f"In the moral graph built on {built_on(newest)}" in page
+    assert "your value ranks 3rd of 5." in page
+
+
+def test_placements_cost_four_queries_however_many_cards(
+    study, participant, ranked, django_assert_max_num_queries
+):
+    waiting = Question.objects.create(study=study, title="waiting", text="How long do I wait?")
+    second = confirmed_card(participant, waiting, title="Second", context="When the user waits")
+    CardLink.objects.create(card=second, value=ranked["top"], method=CardLink.Method.NEW)
+    graph_build(study=participant.study, config=FAST)
+
+    with django_assert_max_num_queries(4):
+        placements = participant_placements(participant)
+
+    positions = {placement.card.title: placement.position for placement in placements}
+    mine, top = positions[CARD["title"]], positions["Second"]
+    assert (mine.rank, mine.ranked, mine.overall) == (2, 4, False)
+    assert (top.rank, top.overall, top.is_winner) == (1, True, False)
+
+
+def test_results_say_plainly_when_no_graph_was_built(me, participant, ranked):
+    page = me.get(url("results", participant.study)).content.decode()
+
+    assert "The moral graph has not been built yet" in page
+    assert "your value ranks" not in page
+
+
+def test_results_say_plainly_when_my_value_is_not_ranked_yet(me, study, participant, my_card):
+    CardLink.objects.create(card=my_card, value=value(study, "Mine"), method=CardLink.Method.NEW)
+    upheld(study, my_card.context, value(study, "Alpha"), value(study, "Beta"))
+    build = graph_build(study=study, config=FAST)
+
+    page = me.get(url("results", participant.study)).content.decode()
+
+    assert f"In the moral graph built on {built_on(build)}, your value is not ranked yet" in page
+
+
+def test_titles_in_the_graph_paragraph_are_escaped(me, study, participant, ranked):
+    Context.objects.filter(pk=ranked["context"].pk).update(name=XSS)
+    CanonicalValue.objects.filter(title="Alpha").update(title=XSS)
+    graph_build(study=study, config=FAST)
+
+    html = me.get(url("results", study)).content.decode()
+
+    assert "<script>alert" not in html
+    assert f"in the context “{ESCAPED}”" in html
+    assert f"People found it wiser than “{ESCAPED}”, “Beta”." in html
 
 
 def test_results_say_when_the_card_is_not_placed_yet(me, participant, my_card):

@@ -1,0 +1,136 @@
+"""Where a value sits in a built graph, read from the real aggregation output (the pure core on
+a handful of votes) and from hand-made results for the cases votes rarely produce."""
+
+import json
+
+import numpy as np
+import pytest
+
+from moralgraph.core import Config, ValuePosition, VoteArrays, aggregate, dumps, value_position
+
+GRIEF, DOUBT, UNVOTED = 10, 20, 30
+HONESTY, PRESENCE, COURAGE, CANDOUR, CALM, HOPE = 1, 2, 3, 4, 5, 6
+TITLES = {
+    HONESTY: "Honesty",
+    PRESENCE: "Presence",
+    COURAGE: "Courage",
+    CANDOUR: "Candour",
+    CALM: "Calm",
+    HOPE: "Hope",
+}
+FAST = Config(bootstrap_samples=20, split_half_repeats=4)
+
+
+def upheld(context, source, target, voters=4):
+    return [(f"r{n}", source, target, context, "wiser") for n in range(voters)]
+
+
+def undecided(context, source, target):
+    return [("r0", source, target, context, "not_wiser"), ("r1", source, target, context, "unsure")]
+
+
+@pytest.fixture(scope="module")
+def result():
+    """In grief, Presence is found wiser than Honesty, Candour, Calm and Hope, and Courage
+    wiser than Presence; in doubt nothing is settled. Stored as the dashboard stores it."""
+    rows = [
+        *upheld(GRIEF, HONESTY, PRESENCE, voters=5),
+        *upheld(GRIEF, CANDOUR, PRESENCE),
+        *upheld(GRIEF, CALM, PRESENCE),
+        *upheld(GRIEF, HOPE, PRESENCE, voters=3),
+        *upheld(GRIEF, PRESENCE, COURAGE),
+        *undecided(DOUBT, HONESTY, COURAGE),
+    ]
+    columns = [np.asarray(column, dtype=object) for column in zip(*rows, strict=True)]
+    graph = aggregate(VoteArrays.from_columns(*columns), FAST)
+    graph["labels"] = {"values": TITLES, "contexts": {GRIEF: "grief", DOUBT: "doubt"}}
+    return json.loads(dumps(graph))
+
+
+def test_a_value_gets_its_rank_among_the_ranked_values_of_its_context(result):
+    position = value_position(result, PRESENCE, GRIEF)
+
+    assert (position.rank, position.ranked, position.overall) == (2, 6, False)
+    assert position.rank_ordinal == "2nd"
+    assert not position.is_winner and not position.winner_published
+
+
+def test_at_most_three_values_it_was_found_wiser_than_strongest_first(result):
+    position = value_position(result, PRESENCE, GRIEF)
+
+    assert position.wiser_than == ("Honesty", "Candour", "Calm")
+    assert position.less_wise_than == ("Courage",)
+
+
+def test_the_top_value_is_the_winner_held_back_while_the_checks_fail(result):
+    position = value_position(result, COURAGE, GRIEF)
+
+    assert (position.rank, position.is_winner) == (1, True)
+    assert result["contexts"][str(GRIEF)]["winner"]["reasons"]
+    assert position.winner_published is False
+    assert position.wiser_than == ("Presence",) and position.less_wise_than == ()
+
+
+def test_ids_given_as_text_find_the_same_position(result):
+    assert value_position(result, str(PRESENCE), str(GRIEF)) == value_position(
+        result, PRESENCE, GRIEF
+    )
+
+
+def test_a_context_without_a_ranking_falls_back_to_the_global_one(result):
+    for context in (DOUBT, UNVOTED, None):
+        position = value_position(result, PRESENCE, context)
+        assert position.overall is True and position.is_winner is False
+        assert position.rank == 1 + [e["value"] for e in result["global"]["ranking"]].index(
+            PRESENCE
+        )
+        assert position.wiser_than == ("Honesty", "Candour", "Calm")
+
+
+def test_a_value_outside_the_ranking_has_no_position(result):
+    assert value_position(result, 999, GRIEF) is None
+    assert value_position({"contexts": {}, "global": {"ranking": []}}, HONESTY, GRIEF) is None
+    assert value_position({}, HONESTY, None) is None
+
+
+def handmade(reasons):
+    edges = [
+        {"sourceValueId": "7", "wiserValueId": "8", "kept": True},
+        {"sourceValueId": "9", "wiserValueId": "8", "kept": False},
+    ]
+    section = {
+        "ranking": [{"value": "8", "score": 0.6}, {"value": "7", "score": None}],
+        "edges": edges,
+        "winner": {"value": "8", "score": 0.6, "bt_prob_top": None, "reasons": reasons},
+    }
+    return {"contexts": {"5": section}, "labels": {"values": {"7": "Seven"}}}
+
+
+def test_a_winner_without_reasons_is_published_and_unknown_titles_get_a_name():
+    position = value_position(handmade([]), 8, 5)
+
+    assert position == ValuePosition(
+        rank=1, ranked=2, is_winner=True, winner_published=True, wiser_than=("Seven",)
+    )
+    assert value_position(handmade(["too few votes"]), 8, 5).winner_published is False
+    assert value_position(handmade([]), 7, 5).less_wise_than == ("Value 8",)
+
+
+@pytest.mark.parametrize(
+    ("rank", "text"),
+    [
+        (1, "1st"),
+        (2, "2nd"),
+        (3, "3rd"),
+        (4, "4th"),
+        (11, "11th"),
+        (12, "12th"),
+        (13, "13th"),
+        (21, "21st"),
+        (22, "22nd"),
+        (101, "101st"),
+        (111, "111th"),
+    ],
+)
+def test_ranks_read_as_english_ordinals(rank, text):
+    assert ValuePosition(rank=rank, ranked=200).rank_ordinal == text
