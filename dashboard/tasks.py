@@ -7,10 +7,20 @@ from celery import shared_task
 from . import jobs
 
 
-# Longer than the default limit: a pilot of many participants takes a while. Under the broker's
-# visibility timeout (an hour) a redelivered message finds the job running and leaves it.
+# Longer than the default limit: a pilot of many participants takes a while, and it stays under
+# the broker's visibility timeout (an hour), so a live job's message is never handed out twice.
 @shared_task(soft_time_limit=55 * 60, time_limit=57 * 60)
 def job_run(job_id: int) -> str | None:
-    """Run one dashboard job; returns the state it ended in (None: not claimed here)."""
+    """Run one dashboard job; returns the state it ended in (None: not claimed here).
+
+    A message that comes back after its worker died may find the job still marked running but
+    not yet stale; it then looks again once the job would be stale, so the job is not left
+    running forever.
+    """
     job = jobs.job_run(job_id=job_id)
-    return job.state if job else None
+    if job is not None:
+        return job.state
+    wait = jobs.job_recheck_seconds(job_id=job_id)
+    if wait is not None:
+        job_run.apply_async((job_id,), countdown=wait)
+    return None

@@ -120,7 +120,18 @@ else:
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+# On Redis a delivered task waits in an "unacked" set until acknowledged; a worker's sweep puts it
+# back on the queue once it is older than the visibility timeout, so a killed worker's task runs
+# again about an hour after it was delivered. The timeout must outlast the longest task (job_run:
+# 57 min) and any countdown, or a live task runs twice. A redelivered dashboard job runs only if
+# stale (MGE_JOB_STALE_SECONDS, shorter), else it looks again when it would be. kombu sweeps as a
+# worker starts and then every 10th tick of 10 s; here every minute. Tests shorten both for their
+# worker processes.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600),
+    "unacked_restore_interval": env_int("CELERY_UNACKED_RESTORE_INTERVAL", 60),
+    "unacked_restore_throttle": 1,
+}
 CELERY_TASK_TIME_LIMIT = 15 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
 
@@ -170,6 +181,10 @@ MGE_EXPORT_SALT = env_str("MGE_EXPORT_SALT")
 # A queued or running job with no progress for this long is shown as interrupted (its worker
 # is likely gone) and the same kind may be started again.
 MGE_JOB_STALE_SECONDS = env_int("MGE_JOB_STALE_SECONDS", 900)
+# A job whose model is unavailable is queued again after a backoff (first wait up to
+# MGE_JOB_RETRY_SECONDS, doubling, with jitter) and fails after MGE_JOB_MAX_ATTEMPTS runs.
+MGE_JOB_MAX_ATTEMPTS = env_int("MGE_JOB_MAX_ATTEMPTS", 4)
+MGE_JOB_RETRY_SECONDS = env_float("MGE_JOB_RETRY_SECONDS", 30.0)
 # Run jobs inside the request that starts them (tests); otherwise on a Celery worker, or on a
 # thread of the web process when there is no broker (eager Celery).
 MGE_JOBS_INLINE = False

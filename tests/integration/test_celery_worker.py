@@ -1,11 +1,13 @@
-"""The production path: a task queued on Redis runs in a real Celery worker process.
+"""The production path: a task queued on Redis runs in a real Celery worker process, and a
+task whose worker was killed runs on the next worker.
 
-Runs only when REDIS_URL names a broker (stage b of scripts/test.sh, PostgreSQL + Redis). The
+Runs only when REDIS_URL names a broker (stage b of scripts/test.sh, PostgreSQL + Redis). Each
 worker is a separate process started against the same test database and the fake LLM server.
 """
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -16,6 +18,8 @@ from django.conf import settings
 from django.db import connection
 
 from config.celery import app as celery_app
+from dashboard.jobs import job_start
+from dashboard.models import Job
 from elicitation.models import Context
 from moralgraph.models import UpgradeHypothesis
 from moralgraph.tasks import generate_hypotheses
@@ -40,37 +44,56 @@ pytestmark = [
 
 
 @pytest.fixture
-def worker(fake_llm, llm_settings):
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.local",
-        "DEBUG": "false",
-        "DATABASE_URL": _test_database_url(),
-        "LLM_BASE_URL": fake_llm.base_url,
-        "LLM_API_KEY": "sk-test",
-        "LLM_MODEL": "fake-model",
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "config",
-        "worker",
-        "--pool",
-        "solo",
-        "--concurrency",
-        "1",
-        "--loglevel",
-        "WARNING",
-        "--without-heartbeat",
-        "--without-mingle",
-        "--without-gossip",
-    ]
-    process = subprocess.Popen(command, cwd=ROOT, env=env)
-    yield process
-    process.terminate()
-    process.wait(20)
+def start_worker():
+    """Start a worker process in its own process group, with extra environment variables."""
+    processes = []
+
+    def start(*options: str, **environ: str) -> subprocess.Popen:
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings.local",
+            "DEBUG": "false",
+            "DATABASE_URL": _test_database_url(),
+            **environ,
+        }
+        command = [*WORKER, *options]
+        processes.append(subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True))
+        return processes[-1]
+
+    yield start
+    for process in processes:
+        process.terminate()
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:  # a warm shutdown waits for the task it runs
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+
+
+@pytest.fixture
+def worker(start_worker, fake_llm, llm_settings):
+    return start_worker(
+        LLM_BASE_URL=fake_llm.base_url, LLM_API_KEY="sk-test", LLM_MODEL="fake-model"
+    )
+
+
+WORKER = [
+    sys.executable,
+    "-m",
+    "celery",
+    "-A",
+    "config",
+    "worker",
+    "--pool",
+    "solo",
+    "--concurrency",
+    "1",
+    "--loglevel",
+    "WARNING",
+    "--without-heartbeat",
+    "--without-mingle",
+    "--without-gossip",
+]
 
 
 def _test_database_url() -> str:
@@ -110,3 +133,35 @@ def test_a_queued_task_runs_in_a_real_worker(study, fake_llm, worker, queued_for
     hypothesis = UpgradeHypothesis.objects.get(context=context)
     assert (hypothesis.from_value_id, hypothesis.to_value_id) == (a.pk, b.pk)
     assert len(fake_llm.requests) == 1
+
+
+def test_a_job_whose_worker_was_killed_runs_once_on_the_next_worker(
+    study, start_worker, queued_for_real, settings, tmp_path
+):
+    settings.MGE_JOBS_INLINE, settings.CELERY_TASK_ALWAYS_EAGER = False, False
+    runs = tmp_path / "runs.log"
+    slowed = ("--include", "tests.worker_support")
+    first = start_worker(*slowed, MGE_TEST_JOB_LOG=str(runs), MGE_TEST_JOB_SLEEP="300")
+    job = job_start(study=study, kind="dedupe")
+    assert _wait_for(lambda: _events(runs) == ["start"], timeout=45), "the job never started"
+
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait(10)
+    # Its message waits in Redis's unacked set; this worker's sweep puts it back on the queue.
+    quick = {"CELERY_VISIBILITY_TIMEOUT": "2", "CELERY_UNACKED_RESTORE_INTERVAL": "1"}
+    second = start_worker(*slowed, MGE_TEST_JOB_LOG=str(runs), MGE_JOB_STALE_SECONDS="1", **quick)
+
+    assert _wait_for(lambda: _state(job) == Job.State.DONE, timeout=45), _state(job)
+    job.refresh_from_db()
+    assert (job.attempts, job.result) == (2, {"linked": 0, "new_values": 0})
+    assert _events(runs) == ["start", "start", "end"]
+    pids = [int(line.split()[1]) for line in runs.read_text().splitlines()]
+    assert pids == [first.pid, second.pid, second.pid]
+
+
+def _events(log: Path) -> list[str]:
+    return [line.split()[0] for line in log.read_text().splitlines()] if log.exists() else []
+
+
+def _state(job: Job) -> str:
+    return Job.objects.values_list("state", flat=True).get(pk=job.pk)

@@ -5,6 +5,7 @@ The settings-module tests run Python in a subprocess, because settings are read 
 
 import json
 import os
+import re
 import secrets
 import subprocess
 import sys
@@ -67,6 +68,7 @@ def production_env(tmp_path: Path, **overrides: str) -> dict[str, str]:
 
 SETTINGS_AS_JSON = """
 import json
+import re
 from django.conf import settings
 print(json.dumps({
     "channel_backend": settings.CHANNEL_LAYERS["default"]["BACKEND"],
@@ -213,3 +215,18 @@ def test_a_postgres_database_url_selects_postgresql():
         )
     )
     assert chosen["db_engine"] == "django.db.backends.postgresql"
+
+
+def test_every_variable_the_settings_read_is_documented_in_env_example():
+    read = set()
+    for module in (REPO_ROOT / "config" / "settings").glob("*.py"):
+        read |= set(
+            re.findall(r'env_(?:str|int|float|bool|list)\(\s*"([A-Z0-9_]+)"', module.read_text())
+        )
+    documented = set(
+        re.findall(r"^#? ?([A-Z0-9_]+)=", (REPO_ROOT / "deploy" / "env.example").read_text(), re.M)
+    )
+    documented |= {name.removesuffix("_FILE") for name in documented}
+
+    assert read, "no env_* reads found: the pattern is stale"
+    assert sorted(read - documented) == []
