@@ -230,3 +230,14 @@ def test_cards_of_every_status_are_counted(study, participant, question):
         study=study, interview=interview, title="Draft", description="d", policies=[]
     )
     assert study_progress(study)["cards"] == {"total": 1, "draft": 1}
+
+
+def test_a_progress_snapshot_costs_a_fixed_number_of_queries(study, django_assert_max_num_queries):
+    """The live socket re-reads this every few seconds per open dashboard page."""
+    voted_study(study, voters=2)
+    with django_assert_max_num_queries(10):
+        study_progress(study)
+    for _ in range(5):
+        Job.objects.create(study=study, kind=Job.Kind.DEDUPE, state=Job.State.RUNNING)
+    with django_assert_max_num_queries(10):
+        study_progress(study)
