@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import path
 
 from ..access import staff_view, study_for
-from ..jobs import export_archive
+from ..job_kinds import export_archive
 from ..models import Job
 
 LISTED = 50

@@ -9,7 +9,8 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from ..access import staff_view, study_for
-from ..jobs import MAX_PARTICIPANTS, JobError, export_archive, job_start
+from ..job_kinds import export_archive
+from ..jobs import MAX_PARTICIPANTS, JobError, job_start
 from ..models import Job
 
 LISTED = 50

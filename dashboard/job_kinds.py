@@ -1,0 +1,172 @@
+"""What each kind of dashboard job does: deduplicate, generate hypotheses, build the graph,
+export, simulate. Each takes the job and a `progress(done, total, message)` callback and returns
+(result, closing message); `dashboard.jobs` claims, runs and records them.
+"""
+
+import itertools
+import json
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from elicitation.models import Context, ValuesCard
+from elicitation.simulation import (
+    COMPLETED,
+    FAILED,
+    FALLBACK,
+    NO_CARD,
+    ParticipantResult,
+    SimulationReport,
+    Spend,
+    simulate,
+)
+from moralgraph import selectors, services
+from moralgraph.exporting import study_export
+from moralgraph.models import CardLink
+
+from .models import Job
+
+Progress = Callable[[int, int, str], None]
+Runner = Callable[[Job, Progress], tuple[Any, str]]
+
+
+def _dedupe(job: Job, progress: Progress) -> tuple[dict[str, int], str]:
+    """The study's confirmed cards without a canonical value, one by one."""
+    cards = list(
+        ValuesCard.objects.filter(
+            study=job.study, status=ValuesCard.Status.CONFIRMED, canonical_link__isnull=True
+        ).order_by("id")
+    )
+    linked = new_values = 0
+    progress(0, len(cards), f"{len(cards)} cards to deduplicate.")
+    for done, card in enumerate(cards, start=1):
+        link = services.card_dedupe(card=card)
+        linked += link is not None
+        new_values += link is not None and link.method == CardLink.Method.NEW
+        progress(done, len(cards), f"{done} of {len(cards)} cards deduplicated.")
+    message = f"Linked {linked} cards; {new_values} became new values."
+    return {"linked": linked, "new_values": new_values}, message
+
+
+def _hypotheses(job: Job, progress: Progress) -> tuple[dict[str, int], str]:
+    """Upgrade hypotheses in each context that has cards, one context at a time."""
+    ids = selectors.contexts_with_cards(job.study_id)
+    contexts = Context.objects.filter(pk__in=ids).select_related("study").order_by("id")
+    force, stored = bool(job.params.get("force")), 0
+    progress(0, len(ids), f"{len(ids)} contexts with cards.")
+    for done, context in enumerate(contexts, start=1):
+        stored += len(services.hypotheses_generate(context=context, force=force))
+        progress(done, len(ids), f"{done} of {len(ids)} contexts; {stored} hypotheses stored.")
+    return {"contexts": len(ids), "stored": stored}, f"Stored {stored} new hypotheses."
+
+
+def _aggregate(job: Job, progress: Progress) -> tuple[dict[str, Any], str]:
+    """The moral graph stored as a `GraphBuild`; `Job.result` keeps a summary pointing to it."""
+    progress(0, 1, "Building the moral graph.")
+    build = services.graph_build(study=job.study)
+    counts = build.result["counts"]
+    progress(1, 1, "Built.")
+    summary = {
+        "graph_build": build.pk,
+        "graph_version": build.graph_version,
+        "counts": counts,
+        "publishable": build.result["reliability"]["gate"]["publishable"],
+    }
+    message = (
+        f"{counts['votes']} votes by {counts['raters']} voters on {counts['values']} values "
+        f"in {counts['contexts']} contexts."
+    )
+    return summary, message
+
+
+def _export(job: Job, progress: Progress) -> tuple[dict[str, Any], str]:
+    """The bundle under MGE_EXPORT_ROOT/<slug>/job-<id>/bundle, and a zip of it beside."""
+    root = export_root()
+    folder = root / job.study.slug / f"job-{job.pk}"
+    include_votes = bool(job.params.get("include_votes"))
+    progress(0, 2, "Writing the bundle.")
+    salt = settings.MGE_EXPORT_SALT if include_votes else None
+    bundle = study_export(job.study, folder / "bundle", include_votes=include_votes, salt=salt)
+    manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
+    progress(1, 2, "Zipping the bundle.")
+    name = f"{job.study.slug}-{manifest['graph_version'][:12]}"
+    archive = Path(shutil.make_archive(str(folder / name), "zip", folder, "bundle"))
+    progress(2, 2, "Written.")
+    result = {
+        "graph_version": manifest["graph_version"],
+        "path": str(bundle.relative_to(root)),
+        "zip": str(archive.relative_to(root)),
+        "files": sorted(manifest["files"]),
+        "counts": manifest["counts"],
+        "include_votes": include_votes,
+    }
+    return result, f"Graph version {manifest['graph_version'][:12]}."
+
+
+def _simulate(job: Job, progress: Progress) -> tuple[dict[str, Any], str]:
+    """Simulated participants through the real journey; progress per finished participant."""
+    total = job.params["participants"]
+    finished = itertools.count(1)
+    progress(0, total, f"{total} simulated participants starting.")
+
+    def participant_done(result: ParticipantResult) -> None:
+        done = next(finished)
+        progress(done, total, f"{done} of {total} participants finished ({result.status}).")
+
+    report = simulate(
+        study=job.study,
+        participants=total,
+        concurrency=settings.MGE_SIMULATE_CONCURRENCY,
+        on_result=participant_done,
+    )
+    summary = simulation_summary(report)
+    return summary, f"Completed {summary['completed']} of {total} participants."
+
+
+def simulation_summary(report: SimulationReport) -> dict[str, Any]:
+    spend = Spend.total(report.spend)
+    return {
+        "run_id": report.run_id,
+        "participants": len(report.results),
+        "completed": report.count(COMPLETED),
+        "cards": report.cards,
+        "votes": report.votes,
+        "fallbacks": report.count(FALLBACK),
+        "no_card": report.count(NO_CARD),
+        "failed": report.count(FAILED),
+        "llm_calls": spend.calls,
+        "tokens_in": spend.tokens_in,
+        "tokens_out": spend.tokens_out,
+        "cost_usd": f"{spend.cost_usd:.4f}",
+        "wall_seconds": round(report.wall_seconds, 1),
+        "text": report.summary(),
+    }
+
+
+RUNNERS: dict[str, Runner] = {
+    Job.Kind.DEDUPE: _dedupe,
+    Job.Kind.HYPOTHESES: _hypotheses,
+    Job.Kind.AGGREGATE: _aggregate,
+    Job.Kind.EXPORT: _export,
+    Job.Kind.SIMULATE: _simulate,
+}
+
+
+# --- reading exports ---
+
+
+def export_root() -> Path:
+    return Path(settings.MGE_EXPORT_ROOT).resolve()
+
+
+def export_archive(job: Job) -> Path | None:
+    """The zip of a finished export if it is still there; never a path outside the root."""
+    name = (job.result or {}).get("zip") if job.state == Job.State.DONE else None
+    if job.kind != Job.Kind.EXPORT or not isinstance(name, str):
+        return None
+    root = export_root()
+    path = (root / name).resolve()
+    return path if path.is_relative_to(root) and path.is_file() else None
