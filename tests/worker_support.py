@@ -7,10 +7,10 @@ MGE_TEST_JOB_SLEEP seconds (time to kill its worker), does its real work and wri
 import os
 import time
 
-from dashboard import jobs
+from dashboard import job_kinds
 
 
-def _logged(runner: jobs.Runner) -> jobs.Runner:
+def _logged(runner: job_kinds.Runner) -> job_kinds.Runner:
     def run(job, progress):
         _log("start")
         time.sleep(float(os.environ.get("MGE_TEST_JOB_SLEEP", "0")))
@@ -26,4 +26,4 @@ def _log(event: str) -> None:
         log.write(f"{event} {os.getpid()}\n")
 
 
-jobs.RUNNERS.update({kind: _logged(runner) for kind, runner in jobs.RUNNERS.items()})
+job_kinds.RUNNERS.update({kind: _logged(runner) for kind, runner in job_kinds.RUNNERS.items()})
