@@ -1,7 +1,9 @@
-"""What the dashboard's graph view draws, from a stored aggregation result. Pure: no Django.
+"""What the dashboard's graph view draws, from a stored graph build. Pure: no Django.
 
-The result is the JSON form of :func:`moralgraph.aggregation.study_graph`: per context, edge
-rows keyed by ordered pair and a PageRank ranking. The aggregation counts every vote on
+It reads the pieces :func:`moralgraph.core.split_result` cuts from the JSON form of
+:func:`moralgraph.aggregation.study_graph`: the summary's index of contexts for the picker, and
+one context's section (edge rows keyed by ordered pair, a PageRank ranking, the winner and the
+titles of its values) for the drawing. The aggregation counts every vote on
 ``A -> B`` on both ordered pairs ``(A, B)`` and ``(B, A)``, and the two rows mirror each other
 (``less_wise`` of one is ``wiser`` of the other; both count the vote as an impression). So the
 view draws one arrow per pair of values: the row that is kept, else the one with the higher
@@ -33,63 +35,53 @@ DIGITS = 2
 
 
 def context_graph(
-    result: Mapping[str, Any], context_id: int, values: Mapping[int, Mapping[str, Any]]
+    section: Mapping[str, Any], context_id: int, values: Mapping[int, Mapping[str, Any]]
 ) -> dict[str, Any]:
-    """Nodes and edges of one context, ready to draw.
+    """Nodes and edges of one context's ``section``, ready to draw.
 
     ``values`` maps a value id to its current ``title``, ``description``, ``policies`` and
     ``cards`` (how many confirmed cards it gathers); a value missing there keeps the title it
-    had when the graph was built. Raises :class:`KeyError` for a context not in ``result``.
+    had when the graph was built.
     """
-    section = result["contexts"][str(context_id)]
     edges = _pair_edges(section["edges"])
-    nodes = _nodes(result, section, edges, values)
     return {
-        "context": {"id": int(context_id), "name": context_name(result, context_id)},
-        "nodes": nodes,
+        "context": {"id": int(context_id), "name": context_name(section, context_id)},
+        "nodes": _nodes(section, edges, values),
         "edges": edges,
         "winner": _winner(section),
     }
 
 
-def contexts_index(result: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Every context of ``result`` with its size and winner, by name then id."""
-    index = [_context_entry(result, int(key), section) for key, section in _sections(result)]
+def contexts_index(summary: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every context of a build's ``summary`` with its size and winner, by name then id."""
+    index = [_context_entry(int(key), entry) for key, entry in summary["contexts"].items()]
     return sorted(index, key=lambda entry: (entry["name"].casefold(), entry["id"]))
 
 
-def context_value_ids(result: Mapping[str, Any], context_id: int) -> list[int]:
+def context_value_ids(section: Mapping[str, Any]) -> list[int]:
     """The ids of the values drawn in one context, ascending (to look up their details)."""
-    section = result["contexts"][str(context_id)]
     return sorted(_node_ids(section, _pair_edges(section["edges"])))
 
 
-def context_name(result: Mapping[str, Any], context_id: int) -> str:
-    names = result.get("labels", {}).get("contexts", {})
+def context_name(section: Mapping[str, Any], context_id: int) -> str:
+    names = section.get("labels", {}).get("contexts", {})
     return str(names.get(str(context_id), f"Context {context_id}"))
 
 
-def _sections(result: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
-    return list(result.get("contexts", {}).items())
-
-
-def _context_entry(
-    result: Mapping[str, Any], context_id: int, section: Mapping[str, Any]
-) -> dict[str, Any]:
-    edges = _pair_edges(section["edges"])
-    winner = _winner(section)
+def _context_entry(context_id: int, entry: Mapping[str, Any]) -> dict[str, Any]:
+    winner = entry["winner"]
     return {
         "id": context_id,
-        "name": context_name(result, context_id),
-        "values": len(_node_ids(section, edges)),
-        "edges": len(edges),
-        "votes": sum(row["counts"]["impressions"] for row in section["edges"]) // 2,
-        "winner": _label(result, winner["value"]) if winner else None,
+        "name": entry["name"] or f"Context {context_id}",
+        "values": entry["values"],
+        "edges": entry["pairs"],
+        "votes": entry["votes"],
+        "winner": (winner["title"] or f"Value {winner['value']}") if winner else None,
     }
 
 
-def _label(result: Mapping[str, Any], value_id: int) -> str:
-    titles = result.get("labels", {}).get("values", {})
+def _label(section: Mapping[str, Any], value_id: int) -> str:
+    titles = section.get("labels", {}).get("values", {})
     return str(titles.get(str(value_id), f"Value {value_id}"))
 
 
@@ -153,7 +145,6 @@ def _node_ids(section: Mapping[str, Any], edges: list[dict[str, Any]]) -> set[in
 
 
 def _nodes(
-    result: Mapping[str, Any],
     section: Mapping[str, Any],
     edges: list[dict[str, Any]],
     values: Mapping[int, Mapping[str, Any]],
@@ -168,7 +159,7 @@ def _nodes(
     return [
         {
             "id": value_id,
-            "title": str(values.get(value_id, {}).get("title") or _label(result, value_id)),
+            "title": str(values.get(value_id, {}).get("title") or _label(section, value_id)),
             "score": scores.get(value_id, 0.0),
             "rank": rank.get(value_id),
             "winner": bool(winner and winner["value"] == value_id),

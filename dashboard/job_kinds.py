@@ -67,13 +67,13 @@ def _aggregate(job: Job, progress: Progress) -> tuple[dict[str, Any], str]:
     """The moral graph stored as a `GraphBuild`; `Job.result` keeps a summary pointing to it."""
     progress(0, 1, "Building the moral graph.")
     build = services.graph_build(study=job.study)
-    counts = build.result["counts"]
+    counts = build.summary["counts"]
     progress(1, 1, "Built.")
     summary = {
         "graph_build": build.pk,
         "graph_version": build.graph_version,
         "counts": counts,
-        "publishable": build.result["reliability"]["gate"]["publishable"],
+        "publishable": build.summary["reliability"]["gate"]["publishable"],
     }
     message = (
         f"{counts['votes']} votes by {counts['raters']} voters on {counts['values']} values "

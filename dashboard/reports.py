@@ -14,7 +14,6 @@ PROLIFIC_PARAMS = {
     "STUDY_ID": "{{%STUDY_ID%}}",
     "SESSION_ID": "{{%SESSION_ID%}}",
 }
-TOP_VALUES = 5
 
 
 def study_links(request: HttpRequest, study: Study) -> dict[str, str]:
@@ -26,58 +25,47 @@ def study_links(request: HttpRequest, study: Study) -> dict[str, str]:
 
 def latest_report(study: Study) -> dict[str, Any] | None:
     build = latest_graph_build(study)
-    return {"build": build, **report_sections(build.result)} if build else None
+    return {"build": build, **report_sections(build.summary)} if build else None
 
 
-def report_sections(result: dict[str, Any]) -> dict[str, Any]:
-    """The aggregation result reshaped for the reports page: gate, contexts, bridging."""
-    labels = result.get("labels", {})
-    values = {str(k): v for k, v in labels.get("values", {}).items()}
-    contexts = {str(k): v for k, v in labels.get("contexts", {}).items()}
-    reliability = result["reliability"]
+def report_sections(summary: dict[str, Any]) -> dict[str, Any]:
+    """A build's summary reshaped for the reports page: gate, contexts, bridging."""
+    reliability = summary["reliability"]
     return {
-        "counts": result["counts"],
-        "ci_percent": round(100 * result.get("config", {}).get("ci_level", 0.95)),
+        "counts": summary["counts"],
+        "ci_percent": round(100 * summary.get("config", {}).get("ci_level", 0.95)),
         "publishable": reliability["gate"]["publishable"],
         "gate_failures": reliability["gate"]["failures"],
         "reliability": reliability,
-        "bridging": result.get("bridging_groups"),
+        "bridging": summary.get("bridging_groups"),
         "contexts": [
-            _context_section(cid, contexts.get(cid, cid), section, values)
-            for cid, section in sorted(result["contexts"].items(), key=lambda kv: _natural(kv[0]))
+            _context_section(cid, entry)
+            for cid, entry in sorted(summary["contexts"].items(), key=lambda kv: _natural(kv[0]))
         ],
     }
 
 
-def _context_section(
-    context_id: str, name: str, section: dict[str, Any], values: dict[str, str]
-) -> dict[str, Any]:
-    intervals = {str(row["value"]): row for row in section.get("bradley_terry", [])}
-    ranking = [
-        {
-            "title": values.get(str(row["value"]), str(row["value"])),
-            "score": row["score"],
-            "interval": intervals.get(str(row["value"])),
-        }
-        for row in section["ranking"][:TOP_VALUES]
-    ]
-    winner = section.get("winner")
+def _context_section(context_id: str, entry: dict[str, Any]) -> dict[str, Any]:
+    winner = entry["winner"]
     return {
         "id": context_id,
-        "name": name,
-        "ranking": ranking,
-        "edges": len(section["edges"]),
-        "kept_edges": sum(1 for edge in section["edges"] if edge["kept"]),
-        "bridged_edges": sum(1 for e in section["edges"] if e.get("bridging", {}).get("bridged")),
-        "contested_sets": len(section.get("contested_sets", [])),
-        "winner": _winner_view(winner, values) if winner else None,
+        "name": entry["name"] or context_id,
+        "ranking": [
+            {"title": _title(row), "score": row["score"], "interval": row["interval"]}
+            for row in entry["top"]
+        ],
+        "edges": entry["edges"],
+        "kept_edges": entry["kept_edges"],
+        "bridged_edges": entry["bridged_edges"],
+        "contested_sets": entry["contested_sets"],
+        "winner": _winner_view(winner) if winner else None,
     }
 
 
-def _winner_view(winner: dict[str, Any], values: dict[str, str]) -> dict[str, Any]:
+def _winner_view(winner: dict[str, Any]) -> dict[str, Any]:
     bridging = winner.get("bridging")
     return {
-        "title": values.get(str(winner["value"]), str(winner["value"])),
+        "title": _title(winner),
         "score": winner["score"],
         "prob_top": winner["bt_prob_top"],
         "reasons": winner["reasons"],
@@ -85,6 +73,11 @@ def _winner_view(winner: dict[str, Any], values: dict[str, str]) -> dict[str, An
         "bridged": bridging["bridged"] if bridging else None,
         "groups": sorted(bridging["groups"].items()) if bridging else [],
     }
+
+
+def _title(row: dict[str, Any]) -> str:
+    """The value's title when the graph was built, else its id."""
+    return row["title"] or str(row["value"])
 
 
 def _natural(key: str) -> tuple[int, str]:

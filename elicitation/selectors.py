@@ -5,9 +5,9 @@ from datetime import datetime
 
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 
-from moralgraph.core import ValuePosition, value_position
+from moralgraph.core import GLOBAL_SECTION, ValuePosition, section_key, value_position
 from moralgraph.models import CanonicalValue, CardLink, GraphBuild, UpgradeHypothesis
-from moralgraph.selectors import latest_graph_build
+from moralgraph.selectors import graph_build_sections, latest_graph_build
 
 from .dialogue import Turn
 from .models import (
@@ -232,7 +232,7 @@ def participant_placements(participant: Participant) -> list[Placement]:
     """ "Where did my input go?": each confirmed card, the canonical value it was merged into (if
     deduplication reached it yet), how many people share that value, raw vote counts by other
     participants on the upgrades into and out of it, and its place in the latest moral graph.
-    Four queries."""
+    Five queries: the graph's build and then only the sections the cards are placed in."""
     cards = list(
         participant.cards.filter(status=ValuesCard.Status.CONFIRMED).select_related(
             "context", "canonical_link__value__merged_into"
@@ -243,13 +243,14 @@ def participant_placements(participant: Participant) -> list[Placement]:
     people = _value_people(value_ids)
     comparisons = _value_comparisons(value_ids, participant)
     build = latest_graph_build(participant.study) if value_ids else None
+    sections = _placement_sections(build, [card for card in cards if values[card.pk]])
     return [
         Placement(
             card=card,
             value=value,
             people=people.get(value.pk, 0) if value else 0,
             comparisons=tuple(comparisons.get(value.pk, ())) if value else (),
-            position=_graph_position(build, card, value),
+            position=_graph_position(sections, card, value),
             graph_built_at=build.built_at if build else None,
         )
         for card in cards
@@ -257,12 +258,28 @@ def participant_placements(participant: Participant) -> list[Placement]:
     ]
 
 
+def _placement_sections(build: GraphBuild | None, cards: list[ValuesCard]) -> dict[str, dict]:
+    """The sections of ``build`` that place ``cards``: each card's context when it is ranked,
+    else the global graph (read only then: at a million votes it is the biggest section)."""
+    if build is None or not cards:
+        return {}
+    index = build.summary.get("contexts") or {}
+    keys = {
+        section_key(card.context_id)
+        if (index.get(str(card.context_id)) or {}).get("ranked")
+        else GLOBAL_SECTION
+        for card in cards
+    }
+    return graph_build_sections(build, keys)
+
+
 def _graph_position(
-    build: GraphBuild | None, card: ValuesCard, value: CanonicalValue | None
+    sections: dict[str, dict], card: ValuesCard, value: CanonicalValue | None
 ) -> ValuePosition | None:
-    if build is None or value is None:
+    if value is None:
         return None
-    return value_position(build.result, value.pk, card.context_id)
+    context = sections.get(section_key(card.context_id))
+    return value_position(context, sections.get(GLOBAL_SECTION), value.pk)
 
 
 def _linked_value(card: ValuesCard) -> CanonicalValue | None:

@@ -109,11 +109,11 @@ class GraphBuildAdmin(admin.ModelAdmin):
     list_display = ["study", "built_at", "short_version"]
     list_filter = ["study"]
     list_select_related = ["study"]
-    fields = ["study", "built_at", "graph_version", "config", "result"]
+    fields = ["study", "built_at", "graph_version", "config", "summary"]
     readonly_fields = fields
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[GraphBuild]:
-        return super().get_queryset(request).defer("result")
+        return super().get_queryset(request).defer("summary")
 
     @admin.display(description="graph version")
     def short_version(self, build: GraphBuild) -> str:

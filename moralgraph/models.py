@@ -106,15 +106,19 @@ class UpgradeHypothesis(models.Model):
 
 
 class GraphBuild(models.Model):
-    """One computed moral graph of a study, stored as the JSON its export and pages read."""
+    """One computed moral graph of a study, stored in pieces that a page can read alone: a small
+    ``summary`` here, and a :class:`GraphBuildSection` per context and one for the global graph
+    (see :func:`moralgraph.core.split_result`)."""
 
     study = models.ForeignKey(
         "elicitation.Study", on_delete=models.CASCADE, related_name="graph_builds"
     )
-    result = models.JSONField(
-        help_text="The aggregation result, as moralgraph.core.dumps writes it."
+    summary = models.JSONField(
+        help_text="Counts, config, reliability, bridging groups and an index of the contexts."
     )
-    graph_version = models.CharField(max_length=64, help_text="SHA-256 of the result's JSON text.")
+    graph_version = models.CharField(
+        max_length=64, help_text="SHA-256 of the whole result's JSON text."
+    )
     config = models.JSONField(default=dict, blank=True)
     built_at = models.DateTimeField(auto_now_add=True)
 
@@ -124,3 +128,20 @@ class GraphBuild(models.Model):
 
     def __str__(self) -> str:
         return f"{self.study} graph {self.graph_version[:12]}"
+
+
+class GraphBuildSection(models.Model):
+    """One context of a build (edges, rankings, Bradley-Terry, contested sets, winner), or its
+    global graph, with the titles of the values it names."""
+
+    build = models.ForeignKey(GraphBuild, on_delete=models.CASCADE, related_name="sections")
+    key = models.CharField(max_length=100, help_text='"context:<id>" or "global".')
+    data = models.JSONField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["build", "key"], name="unique_graph_build_section")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.build} {self.key}"

@@ -1,11 +1,14 @@
 """Reads for the moral-graph services, tasks and pages."""
 
+from collections.abc import Iterable
+from typing import Any
+
 import numpy as np
-from django.db.models import Max, QuerySet
+from django.db.models import Max, QuerySet, Subquery
 
 from elicitation.models import Context, Study
 
-from .models import CanonicalValue, CardLink, GraphBuild, UpgradeHypothesis
+from .models import CanonicalValue, CardLink, GraphBuild, GraphBuildSection, UpgradeHypothesis
 from .reranker import embedding
 
 
@@ -55,6 +58,29 @@ def contexts_with_cards(study_id: int) -> list[int]:
     )
 
 
+def _builds_newest_first(study: Study) -> QuerySet[GraphBuild]:
+    return GraphBuild.objects.filter(study=study).order_by("-built_at", "-id")
+
+
 def latest_graph_build(study: Study) -> GraphBuild | None:
-    """The study's newest stored moral graph."""
-    return GraphBuild.objects.filter(study=study).order_by("-built_at", "-id").first()
+    """The study's newest stored moral graph, with its summary (its sections stay behind)."""
+    return _builds_newest_first(study).first()
+
+
+def graph_build_section(build: GraphBuild, key: str) -> dict[str, Any] | None:
+    """One section of ``build`` (``"global"`` or ``"context:<id>"``); None if it has none."""
+    rows = GraphBuildSection.objects.filter(build=build, key=key)
+    return rows.values_list("data", flat=True).first()
+
+
+def graph_build_sections(build: GraphBuild, keys: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """Those of ``keys`` that ``build`` has, by key, in one query."""
+    rows = GraphBuildSection.objects.filter(build=build, key__in=set(keys))
+    return dict(rows.values_list("key", "data"))
+
+
+def latest_graph_section(study: Study, key: str) -> dict[str, Any] | None:
+    """A section of the study's newest build, in one query; None if no build or no section."""
+    newest = _builds_newest_first(study).values("id")[:1]
+    rows = GraphBuildSection.objects.filter(build_id=Subquery(newest), key=key)
+    return rows.values_list("data", flat=True).first()

@@ -7,6 +7,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -20,9 +21,9 @@ from elicitation.llm.prompts import Prompt
 from elicitation.models import Context, Study, ValuesCard
 
 from . import aggregation, dedupe, hypotheses, selectors
-from .core import Config, dumps
+from .core import Config, dumps, split_result
 from .llm import ask_structured
-from .models import CanonicalValue, CardLink, GraphBuild, UpgradeHypothesis
+from .models import CanonicalValue, CardLink, GraphBuild, GraphBuildSection, UpgradeHypothesis
 from .prompting import ValueText
 from .reranker import embedding
 
@@ -297,24 +298,38 @@ def _hypotheses_store(
 # --- graph builds ---
 
 
+#: Sections per INSERT: a context section can be megabytes, so a statement stays bounded.
+SECTION_BATCH = 20
+
+
 def graph_build(*, study: Study, config: Config | None = None) -> GraphBuild:
     """Compute the study's moral graph and store it, or return the newest build if it is the
     same graph (same ``graph_version``: votes, values and config unchanged).
 
-    The result is stored as :func:`moralgraph.core.dumps` writes it, read back: floats
-    rounded, and NaN or infinity (a Bradley-Terry P(top) that cannot be estimated) as None.
+    The result is stored as :func:`moralgraph.core.dumps` writes it, read back (floats rounded,
+    and NaN or infinity, a Bradley-Terry P(top) that cannot be estimated, as None), in the
+    pieces :func:`moralgraph.core.split_result` cuts: the summary on the build, one
+    :class:`GraphBuildSection` per context and one for the global graph.
     """
     text = dumps(aggregation.study_graph(study, config))
     version = hashlib.sha256(text.encode()).hexdigest()
-    newest = (
-        GraphBuild.objects.filter(study=study).order_by("-built_at", "-id").defer("result").first()
-    )
+    newest = selectors.latest_graph_build(study)
     if newest is not None and newest.graph_version == version:
         return newest
-    result = json.loads(text)
-    return GraphBuild.objects.create(
-        study=study, result=result, graph_version=version, config=result["config"]
+    summary, sections = split_result(json.loads(text))
+    return _graph_build_store(study, version, summary, sections)
+
+
+@transaction.atomic
+def _graph_build_store(
+    study: Study, version: str, summary: dict[str, Any], sections: dict[str, dict[str, Any]]
+) -> GraphBuild:
+    build = GraphBuild.objects.create(
+        study=study, summary=summary, graph_version=version, config=summary["config"]
     )
+    pieces = [GraphBuildSection(build=build, key=key, data=data) for key, data in sections.items()]
+    GraphBuildSection.objects.bulk_create(pieces, batch_size=SECTION_BATCH)
+    return build
 
 
 # --- shared ---

@@ -8,8 +8,9 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import path
 
 from elicitation.models import Study
-from moralgraph.models import CanonicalValue
-from moralgraph.selectors import latest_graph_build
+from moralgraph.core import section_key
+from moralgraph.models import CanonicalValue, GraphBuild
+from moralgraph.selectors import graph_build_section, latest_graph_build, latest_graph_section
 
 from .. import graphview, selectors
 from ..access import staff_view, study_for
@@ -21,15 +22,15 @@ def graph(request: HttpRequest, slug: str) -> HttpResponse:
     build = latest_graph_build(study)
     page: dict[str, Any] = {"study": study, "section": "graph", "build": build}
     if build is not None:
-        page.update(graph_page(study, build.result, request.GET.get("context")))
+        page.update(graph_page(study, build, request.GET.get("context")))
     return render(request, "dashboard/graph.html", page)
 
 
 @staff_view
 def graph_data(request: HttpRequest, slug: str, context_id: int) -> JsonResponse:
     study = study_for(slug)
-    result = latest_result(study)
-    return JsonResponse(context_graph(study, result, context_id))
+    section = latest_graph_section(study, section_key(context_id))
+    return JsonResponse(context_graph(study, section, context_id))
 
 
 @staff_view
@@ -57,27 +58,23 @@ def optional_int(raw: str | None) -> int | None:
         raise Http404("Not a context id.") from None
 
 
-def latest_result(study: Study) -> dict[str, Any]:
-    build = latest_graph_build(study)
-    if build is None:
-        raise Http404("No graph has been built for this study yet.")
-    return build.result
+def context_graph(study: Study, section: dict[str, Any] | None, context_id: int) -> dict[str, Any]:
+    """:func:`graphview.context_graph` with the values' current titles; 404 without a section
+    (no graph built yet, or the context is not in it)."""
+    if section is None:
+        raise Http404("No such context in this study's latest graph.")
+    ids = graphview.context_value_ids(section)
+    return graphview.context_graph(section, context_id, selectors.value_details(study, ids))
 
 
-def context_graph(study: Study, result: dict[str, Any], context_id: int) -> dict[str, Any]:
-    """:func:`graphview.context_graph` with the values' current titles; 404 if not in it."""
-    try:
-        ids = graphview.context_value_ids(result, context_id)
-    except KeyError:
-        raise Http404("No such context in this study's graph.") from None
-    return graphview.context_graph(result, context_id, selectors.value_details(study, ids))
-
-
-def graph_page(study: Study, result: dict[str, Any], raw_context: str | None) -> dict[str, Any]:
+def graph_page(study: Study, build: GraphBuild, raw_context: str | None) -> dict[str, Any]:
     """The picker's contexts, the one shown (asked for, else the first) and its graph."""
-    contexts = graphview.contexts_index(result)
+    contexts = graphview.contexts_index(build.summary)
     chosen = optional_int(raw_context)
     if chosen is None and contexts:
         chosen = contexts[0]["id"]
-    graph = context_graph(study, result, chosen) if chosen is not None else None
-    return {"contexts": contexts, "graph": graph, "counts": result.get("counts", {})}
+    graph = None
+    if chosen is not None:
+        section = graph_build_section(build, section_key(chosen))
+        graph = context_graph(study, section, chosen)
+    return {"contexts": contexts, "graph": graph, "counts": build.summary.get("counts", {})}

@@ -22,11 +22,13 @@ from .rank import (
 )
 from .reliability import GateThresholds, ReliabilityReport, reliability_report
 from .report import aggregate, dumps
+from .store import GLOBAL_SECTION, section_key, split_result
 from .types import ANSWERS, Config, Vote, VoteArrays
 
 __all__ = [
     "ANSWERS",
     "GLOBAL",
+    "GLOBAL_SECTION",
     "BTFit",
     "BTIntervals",
     "Bridging",
@@ -55,6 +57,8 @@ __all__ = [
     "rank_edges",
     "rankings",
     "reliability_report",
+    "section_key",
+    "split_result",
     "summarize_edges",
     "value_position",
     "winner_bridging",

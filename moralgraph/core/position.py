@@ -1,7 +1,8 @@
 """Where one value sits in a built moral graph: the participant's "where did my input go?".
 
-Reads the JSON form of :func:`moralgraph.core.aggregate` (with the ``labels`` the Django side
-adds), so ids may be ints or the strings JSON turned its keys into; they are compared as text.
+Reads sections of the JSON form of :func:`moralgraph.core.aggregate` as
+:func:`moralgraph.core.split_result` cuts them (each with the ``labels`` of the values it names),
+so ids may be ints or the strings JSON turned its keys into; they are compared as text.
 A value is placed in its context's PageRank ranking, or in the global one when that context
 has no ranking. Its neighbours come from the kept edges there: an edge
 ``sourceValueId -> wiserValueId`` says voters found the second wiser than the first.
@@ -41,29 +42,28 @@ class ValuePosition:
 
 
 def value_position(
-    result: Mapping[str, Any], value_id: object, context_id: object | None
+    context: Mapping[str, Any] | None, overall: Mapping[str, Any] | None, value_id: object
 ) -> ValuePosition | None:
-    """The position of ``value_id`` in context ``context_id`` of ``result``; None if unranked.
+    """The position of ``value_id`` in the ``context`` section, or in the ``overall`` (global)
+    section when the context has none or no ranking; None if unranked there.
 
     Neighbours are the first :data:`NEIGHBOURS` by the edge's wiser-likelihood, then its
-    count of "wiser" answers, and are named by the titles in ``result["labels"]``.
+    count of "wiser" answers, and are named by the titles in the section's ``labels``.
     """
-    section = _section(result, context_id)
-    overall = section is None
-    if section is None:
-        section = result.get("global") or {}
+    section = context if context and context.get("ranking") else overall or {}
+    fallback = section is not context
     ids = [str(entry["value"]) for entry in section.get("ranking") or []]
     mine = str(value_id)
     if mine not in ids:
         return None
-    winner = None if overall else section.get("winner")
+    winner = None if fallback else section.get("winner")
     is_winner = winner is not None and str(winner["value"]) == mine
     wiser_than, less_wise_than = _neighbours(section.get("edges") or [], mine)
-    names = _titles(result)
+    names = _titles(section)
     return ValuePosition(
         rank=ids.index(mine) + 1,
         ranked=len(ids),
-        overall=overall,
+        overall=fallback,
         is_winner=is_winner,
         winner_published=is_winner and not winner.get("reasons"),
         wiser_than=tuple(names.get(v, f"Value {v}") for v in wiser_than),
@@ -71,20 +71,17 @@ def value_position(
     )
 
 
-def _section(result: Mapping[str, Any], context_id: object | None) -> Mapping[str, Any] | None:
-    """The context's section when it has a ranking."""
-    if context_id is None:
-        return None
-    section = (result.get("contexts") or {}).get(str(context_id))
-    return section if section and section.get("ranking") else None
-
-
 def _neighbours(edges: Iterable[Mapping[str, Any]], mine: str) -> tuple[list[str], list[str]]:
     """Ids of the values ``mine`` was found wiser than, and of those found wiser than it."""
-    kept = sorted((edge for edge in edges if edge.get("kept")), key=_strength)
+    touching = (edge for edge in edges if edge.get("kept") and mine in _ends(edge))
+    kept = sorted(touching, key=_strength)
     below = [str(e["sourceValueId"]) for e in kept if str(e["wiserValueId"]) == mine]
     above = [str(e["wiserValueId"]) for e in kept if str(e["sourceValueId"]) == mine]
     return _first_distinct(below), _first_distinct(above)
+
+
+def _ends(edge: Mapping[str, Any]) -> tuple[str, str]:
+    return str(edge["sourceValueId"]), str(edge["wiserValueId"])
 
 
 def _strength(edge: Mapping[str, Any]) -> tuple[float, int, tuple[int, str], tuple[int, str]]:
@@ -103,6 +100,6 @@ def _first_distinct(ids: list[str]) -> list[str]:
     return list(dict.fromkeys(ids))[:NEIGHBOURS]
 
 
-def _titles(result: Mapping[str, Any]) -> dict[str, str]:
-    labels = (result.get("labels") or {}).get("values") or {}
+def _titles(section: Mapping[str, Any]) -> dict[str, str]:
+    labels = (section.get("labels") or {}).get("values") or {}
     return {str(value_id): str(title) for value_id, title in labels.items()}

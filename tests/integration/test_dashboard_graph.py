@@ -6,6 +6,8 @@ import re
 
 import pytest
 from django.conf import settings
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import NoReverseMatch, reverse
 
 from dashboard.models import Job
@@ -297,13 +299,27 @@ def grow(study, graph, extra: int) -> None:
     built_graph(study)
 
 
+def test_the_context_json_and_page_each_read_one_section_of_the_newest_build(staff, study, graph):
+    grief, doubt = graph["contexts"]
+    staff.get(data_url(study, grief))  # the session and user are cached from here on
+
+    with CaptureQueriesContext(connection) as json_queries:
+        staff.get(data_url(study, grief))
+    with CaptureQueriesContext(connection) as page_queries:
+        staff.get(page_url(study, context=grief.pk))
+
+    for queries in (json_queries, page_queries):
+        (read,) = [q["sql"] for q in queries.captured_queries if "graphbuildsection" in q["sql"]]
+        assert f"'context:{grief.pk}'" in read and f"'context:{doubt.pk}'" not in read
+
+
 @pytest.mark.parametrize("extra", [0, 12])
 def test_query_counts_do_not_grow_with_the_graph(
     staff, study, graph, extra, django_assert_max_num_queries
 ):
     grow(study, graph, extra)
     grief = graph["contexts"][0]
-    with django_assert_max_num_queries(5):
+    with django_assert_max_num_queries(6):
         assert staff.get(page_url(study, context=grief.pk)).status_code == 200
     with django_assert_max_num_queries(5):
         data = staff.get(data_url(study, grief)).json()

@@ -21,7 +21,7 @@ from dashboard.models import Job
 from elicitation import services as elicitation_services
 from elicitation.models import Context, Study, ValuesCard, WisdomVote
 from moralgraph.aggregation import study_graph
-from moralgraph.core import dumps
+from moralgraph.core import dumps, split_result
 from moralgraph.models import CanonicalValue, GraphBuild, UpgradeHypothesis
 from moralgraph.reranker import embedding
 from moralgraph.selectors import latest_graph_build
@@ -112,12 +112,13 @@ def test_building_the_graph_stores_a_build_and_a_summary_of_it_on_the_job(staff,
     job_url = reverse("dashboard:job", args=[study.slug, job.pk])
     assert response.status_code == 302 and response.url == job_url
     assert (job.state, job.percent, job.error) == (Job.State.DONE, 100, "")
-    assert build.result == json.loads(dumps(study_graph(study)))
+    summary, sections = split_result(json.loads(dumps(study_graph(study))))
+    assert (build.summary, dict(build.sections.values_list("key", "data"))) == (summary, sections)
     assert job.result == {
         "graph_build": build.pk,
         "graph_version": build.graph_version,
-        "counts": build.result["counts"],
-        "publishable": build.result["reliability"]["gate"]["publishable"],
+        "counts": build.summary["counts"],
+        "publishable": build.summary["reliability"]["gate"]["publishable"],
     }
     assert job.message == "12 votes by 6 voters on 3 values in 1 contexts."
     assert job.started_at and job.finished_at and job.created_by.username == "organizer"

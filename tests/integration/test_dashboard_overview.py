@@ -135,7 +135,7 @@ def test_reports_show_the_gate_the_winner_and_its_reasons_escaped(client, organi
     assert "When the user is &lt;b&gt;grieving&lt;/b&gt;" in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt; Care" in page
     assert "<script>alert(1)" not in page
-    for reason in build.result["reliability"]["gate"]["failures"]:
+    for reason in build.summary["reliability"]["gate"]["failures"]:
         assert reason.replace("<", "&lt;") in page
     assert "Depth of feeling" in page
 

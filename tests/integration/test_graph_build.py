@@ -1,5 +1,7 @@
 """Stored graph builds: the service computes and stores a study's moral graph once per distinct
-graph, NaN never reaches the database, the selector finds the newest, the admin only shows."""
+graph, in pieces (a summary and a section per context and for the global graph) that give back
+what the aggregation gave, NaN never reaches the database, the selectors find the newest build
+and one section in one query, the admin only shows."""
 
 import hashlib
 import json
@@ -11,9 +13,14 @@ from elicitation import services as elicitation_services
 from elicitation.models import Study, WisdomVote
 from moralgraph import aggregation
 from moralgraph.aggregation import study_graph
-from moralgraph.core import dumps
-from moralgraph.models import GraphBuild, UpgradeHypothesis
-from moralgraph.selectors import latest_graph_build
+from moralgraph.core import GLOBAL_SECTION, dumps, section_key, split_result
+from moralgraph.models import GraphBuild, GraphBuildSection, UpgradeHypothesis
+from moralgraph.selectors import (
+    graph_build_section,
+    graph_build_sections,
+    latest_graph_build,
+    latest_graph_section,
+)
 from moralgraph.services import graph_build
 from tests.integration.test_dashboard_overview import FAST, voted_study
 
@@ -27,17 +34,89 @@ def one_more_vote(study: Study) -> None:
     WisdomVote.objects.create(participant=voter, hypothesis=hypothesis, answer="wiser")
 
 
-def test_a_build_stores_the_graph_as_its_json_reads_back_with_its_version(study):
+def stored_sections(build: GraphBuild) -> dict[str, dict]:
+    return dict(build.sections.values_list("key", "data"))
+
+
+def without_labels(section: dict) -> dict:
+    return {key: value for key, value in section.items() if key != "labels"}
+
+
+def test_a_build_stores_the_graph_as_its_json_reads_back_in_pieces_with_its_version(study):
     voted_study(study)
 
     build = graph_build(study=study, config=FAST)
 
     build.refresh_from_db()
     text = dumps(study_graph(study, FAST))
-    assert build.result == json.loads(text)
+    summary, sections = split_result(json.loads(text))
+    assert (build.summary, stored_sections(build)) == (summary, sections)
     assert build.graph_version == hashlib.sha256(text.encode()).hexdigest()
-    assert build.config == build.result["config"] and build.config["bootstrap_samples"] == 20
-    assert build.result["counts"]["votes"] == 12 and build.built_at is not None
+    assert build.config == build.summary["config"] and build.config["bootstrap_samples"] == 20
+    assert build.summary["counts"]["votes"] == 12 and build.built_at is not None
+
+
+def test_the_sections_give_back_each_contexts_data_and_the_global_graph(study):
+    context = voted_study(study)
+    build = graph_build(study=study, config=FAST)
+
+    result = json.loads(dumps(study_graph(study, FAST)))
+    sections = stored_sections(build)
+
+    assert set(sections) == {section_key(context.pk), GLOBAL_SECTION}
+    for context_id, data in result["contexts"].items():
+        assert without_labels(sections[section_key(context_id)]) == data
+    assert without_labels(sections[GLOBAL_SECTION]) == result["global"]
+    titles = result["labels"]["values"]
+    assert sections[section_key(context.pk)]["labels"] == {
+        "values": titles,
+        "contexts": {str(context.pk): context.name},
+    }
+
+
+def test_the_summary_names_values_only_in_the_winners_and_top_fives(study):
+    context = voted_study(study)
+    build = graph_build(study=study, config=FAST)
+
+    entry = build.summary["contexts"][str(context.pk)]
+    titles = {"Plain facts", "<script>alert(1)</script> Care", "Depth of feeling"}
+    assert {row["title"] for row in entry["top"]} | {entry["winner"]["title"]} == titles
+    rest = {**entry, "top": [], "winner": None}
+    elsewhere = json.dumps({**build.summary, "contexts": {str(context.pk): rest}})
+    assert not [title for title in titles if json.dumps(title)[1:-1] in elsewhere]
+    assert "labels" not in build.summary and "global" not in build.summary
+    assert (entry["name"], entry["ranked"], entry["edges"]) == (context.name, 3, 4)
+
+
+def test_a_build_and_its_sections_are_stored_together_or_not_at_all(study, monkeypatch):
+    voted_study(study)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(GraphBuildSection.objects, "bulk_create", broken)
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        graph_build(study=study, config=FAST)
+    assert not GraphBuild.objects.filter(study=study).exists()
+
+
+def test_one_section_is_read_in_one_query(study, django_assert_num_queries):
+    context = voted_study(study)
+    build = graph_build(study=study, config=FAST)
+    key = section_key(context.pk)
+
+    with django_assert_num_queries(1):
+        newest = latest_graph_section(study, key)
+    with django_assert_num_queries(1):
+        same = graph_build_section(build, key)
+    with django_assert_num_queries(1):
+        several = graph_build_sections(build, [key, GLOBAL_SECTION, section_key(999)])
+
+    assert newest == same == stored_sections(build)[key]
+    assert set(several) == {key, GLOBAL_SECTION}
+    assert graph_build_section(build, section_key(999)) is None
+    assert latest_graph_section(Study.objects.create(slug="empty", title="Empty"), key) is None
 
 
 def test_building_the_same_graph_again_returns_the_stored_build(study):
@@ -60,7 +139,7 @@ def test_new_votes_or_another_config_make_a_new_build(study):
 
     assert len({first.pk, second.pk, third.pk}) == 3
     assert len({first.graph_version, second.graph_version, third.graph_version}) == 3
-    assert second.result["counts"]["votes"] == 13
+    assert second.summary["counts"]["votes"] == 13
 
 
 def test_nan_and_infinity_are_stored_as_none(study, monkeypatch):
@@ -77,14 +156,15 @@ def test_nan_and_infinity_are_stored_as_none(study, monkeypatch):
     build = graph_build(study=study)
 
     stored = GraphBuild.objects.get(pk=build.pk)
-    assert stored.result["winner"] == {"bt_prob_top": None}
-    assert stored.result["spread"] == [1.5, None, None]
+    assert stored.summary["winner"] == {"bt_prob_top": None}
+    assert stored.summary["spread"] == [1.5, None, None]
 
 
 def test_a_study_without_votes_still_gets_an_empty_build(study):
     build = graph_build(study=study, config=FAST)
 
-    assert build.result["counts"]["votes"] == 0 and build.result["contexts"] == {}
+    assert build.summary["counts"]["votes"] == 0 and build.summary["contexts"] == {}
+    assert list(build.sections.values_list("key", flat=True)) == [GLOBAL_SECTION]
 
 
 def test_the_selector_gives_the_newest_build_of_the_study_only(study):

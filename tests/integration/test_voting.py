@@ -5,7 +5,9 @@ import random
 import pytest
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import dateformat, timezone
 
@@ -357,7 +359,7 @@ def test_the_results_page_costs_a_fixed_number_of_queries(
 ):
     graph_build(study=participant.study, config=FAST)
 
-    with django_assert_max_num_queries(8):
+    with django_assert_max_num_queries(9):
         response = me.get(url("results", participant.study))
 
     assert "How it fares so far" in response.content.decode()
@@ -457,7 +459,7 @@ def test_results_place_my_value_in_the_latest_graph(me, participant, ranked):
 def test_results_say_when_my_value_is_the_top_one_but_held_back(me, participant, ranked):
     UpgradeHypothesis.objects.filter(to_value=ranked["top"]).delete()
     build = graph_build(study=participant.study, config=FAST)
-    assert build.result["contexts"][str(ranked["context"].pk)]["winner"]["reasons"]
+    assert build.summary["contexts"][str(ranked["context"].pk)]["winner"]["reasons"]
 
     page = me.get(url("results", participant.study)).content.decode()
 
@@ -477,7 +479,22 @@ def test_results_use_the_newest_build_only(me, participant, ranked):
     assert "your value ranks 3rd of 5." in page
 
 
-def test_placements_cost_four_queries_however_many_cards(
+def section_reads(queries: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in queries.captured_queries if "graphbuildsection" in q["sql"]]
+
+
+def test_the_results_page_reads_only_my_contexts_section_of_the_graph(me, participant, ranked):
+    graph_build(study=participant.study, config=FAST)
+
+    with CaptureQueriesContext(connection) as queries:
+        page = me.get(url("results", participant.study)).content.decode()
+
+    (read,) = section_reads(queries)
+    assert f"'context:{ranked['context'].pk}'" in read and "'global'" not in read
+    assert "your value ranks 2nd of 4." in page
+
+
+def test_placements_cost_five_queries_however_many_cards(
     study, participant, ranked, django_assert_max_num_queries
 ):
     waiting = Question.objects.create(study=study, title="waiting", text="How long do I wait?")
@@ -485,8 +502,11 @@ def test_placements_cost_four_queries_however_many_cards(
     CardLink.objects.create(card=second, value=ranked["top"], method=CardLink.Method.NEW)
     graph_build(study=participant.study, config=FAST)
 
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(5) as queries:
         placements = participant_placements(participant)
+
+    (read,) = section_reads(queries)
+    assert f"'context:{ranked['context'].pk}'" in read and "'global'" in read
 
     positions = {placement.card.title: placement.position for placement in placements}
     mine, top = positions[CARD["title"]], positions["Second"]

@@ -1,12 +1,23 @@
-"""Where a value sits in a built graph, read from the real aggregation output (the pure core on
-a handful of votes) and from hand-made results for the cases votes rarely produce."""
+"""Where a value sits in a built graph, read from the sections of the real aggregation output
+(the pure core on a handful of votes) and from hand-made sections for the cases votes rarely
+produce."""
 
 import json
 
 import numpy as np
 import pytest
 
-from moralgraph.core import Config, ValuePosition, VoteArrays, aggregate, dumps, value_position
+from moralgraph.core import (
+    GLOBAL_SECTION,
+    Config,
+    ValuePosition,
+    VoteArrays,
+    aggregate,
+    dumps,
+    section_key,
+    split_result,
+    value_position,
+)
 
 GRIEF, DOUBT, UNVOTED = 10, 20, 30
 HONESTY, PRESENCE, COURAGE, CANDOUR, CALM, HOPE = 1, 2, 3, 4, 5, 6
@@ -47,23 +58,34 @@ def result():
     return json.loads(dumps(graph))
 
 
-def test_a_value_gets_its_rank_among_the_ranked_values_of_its_context(result):
-    position = value_position(result, PRESENCE, GRIEF)
+@pytest.fixture(scope="module")
+def sections(result):
+    return split_result(result)[1]
+
+
+def placed(sections, value_id, context_id):
+    """As the results page asks: the context's section, and the global one to fall back on."""
+    context = sections.get(section_key(context_id))
+    return value_position(context, sections[GLOBAL_SECTION], value_id)
+
+
+def test_a_value_gets_its_rank_among_the_ranked_values_of_its_context(sections):
+    position = placed(sections, PRESENCE, GRIEF)
 
     assert (position.rank, position.ranked, position.overall) == (2, 6, False)
     assert position.rank_ordinal == "2nd"
     assert not position.is_winner and not position.winner_published
 
 
-def test_at_most_three_values_it_was_found_wiser_than_strongest_first(result):
-    position = value_position(result, PRESENCE, GRIEF)
+def test_at_most_three_values_it_was_found_wiser_than_strongest_first(sections):
+    position = placed(sections, PRESENCE, GRIEF)
 
     assert position.wiser_than == ("Honesty", "Candour", "Calm")
     assert position.less_wise_than == ("Courage",)
 
 
-def test_the_top_value_is_the_winner_held_back_while_the_checks_fail(result):
-    position = value_position(result, COURAGE, GRIEF)
+def test_the_top_value_is_the_winner_held_back_while_the_checks_fail(result, sections):
+    position = placed(sections, COURAGE, GRIEF)
 
     assert (position.rank, position.is_winner) == (1, True)
     assert result["contexts"][str(GRIEF)]["winner"]["reasons"]
@@ -71,15 +93,13 @@ def test_the_top_value_is_the_winner_held_back_while_the_checks_fail(result):
     assert position.wiser_than == ("Presence",) and position.less_wise_than == ()
 
 
-def test_ids_given_as_text_find_the_same_position(result):
-    assert value_position(result, str(PRESENCE), str(GRIEF)) == value_position(
-        result, PRESENCE, GRIEF
-    )
+def test_ids_given_as_text_find_the_same_position(sections):
+    assert placed(sections, str(PRESENCE), str(GRIEF)) == placed(sections, PRESENCE, GRIEF)
 
 
-def test_a_context_without_a_ranking_falls_back_to_the_global_one(result):
+def test_a_context_without_a_ranking_falls_back_to_the_global_one(result, sections):
     for context in (DOUBT, UNVOTED, None):
-        position = value_position(result, PRESENCE, context)
+        position = placed(sections, PRESENCE, context)
         assert position.overall is True and position.is_winner is False
         assert position.rank == 1 + [e["value"] for e in result["global"]["ranking"]].index(
             PRESENCE
@@ -87,10 +107,10 @@ def test_a_context_without_a_ranking_falls_back_to_the_global_one(result):
         assert position.wiser_than == ("Honesty", "Candour", "Calm")
 
 
-def test_a_value_outside_the_ranking_has_no_position(result):
-    assert value_position(result, 999, GRIEF) is None
-    assert value_position({"contexts": {}, "global": {"ranking": []}}, HONESTY, GRIEF) is None
-    assert value_position({}, HONESTY, None) is None
+def test_a_value_outside_the_ranking_has_no_position(sections):
+    assert placed(sections, 999, GRIEF) is None
+    assert value_position(None, {"ranking": []}, HONESTY) is None
+    assert value_position(None, None, HONESTY) is None
 
 
 def handmade(reasons):
@@ -98,22 +118,28 @@ def handmade(reasons):
         {"sourceValueId": "7", "wiserValueId": "8", "kept": True},
         {"sourceValueId": "9", "wiserValueId": "8", "kept": False},
     ]
-    section = {
+    return {
         "ranking": [{"value": "8", "score": 0.6}, {"value": "7", "score": None}],
         "edges": edges,
         "winner": {"value": "8", "score": 0.6, "bt_prob_top": None, "reasons": reasons},
+        "labels": {"values": {"7": "Seven"}},
     }
-    return {"contexts": {"5": section}, "labels": {"values": {"7": "Seven"}}}
 
 
 def test_a_winner_without_reasons_is_published_and_unknown_titles_get_a_name():
-    position = value_position(handmade([]), 8, 5)
+    position = value_position(handmade([]), None, 8)
 
     assert position == ValuePosition(
         rank=1, ranked=2, is_winner=True, winner_published=True, wiser_than=("Seven",)
     )
-    assert value_position(handmade(["too few votes"]), 8, 5).winner_published is False
-    assert value_position(handmade([]), 7, 5).less_wise_than == ("Value 8",)
+    assert value_position(handmade(["too few votes"]), None, 8).winner_published is False
+    assert value_position(handmade([]), None, 7).less_wise_than == ("Value 8",)
+
+
+def test_a_ranked_context_is_read_without_the_global_section(sections):
+    alone = value_position(sections[section_key(GRIEF)], None, PRESENCE)
+
+    assert alone == placed(sections, PRESENCE, GRIEF)
 
 
 @pytest.mark.parametrize(
