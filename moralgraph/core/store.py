@@ -8,7 +8,8 @@ much for one row and for every page that needs one context. :func:`split_result`
   ``contexts`` replaced by a small index (sizes, winner, top of the ranking, by context id);
 * one *section* per context (key ``context:<id>``) and one for the global graph (``global``),
   each the result's own section plus ``labels`` in the result's shape, holding only the titles
-  of the values it names, so readers of a section work as they did on the whole result.
+  of the values it names, so readers of a section work as they did on the whole result. The
+  global section keeps only kept edges (all pairs are in the export).
 """
 
 from __future__ import annotations
@@ -37,13 +38,20 @@ def split_result(result: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, d
         section_key(cid): _context_section(cid, section, titles, names)
         for cid, section in contexts.items()
     }
-    overall = dict(result.get("global") or {})
-    sections[GLOBAL_SECTION] = {**overall, "labels": {"values": _named(overall, titles)}}
+    sections[GLOBAL_SECTION] = _global_section(result.get("global") or {}, titles)
     summary = {key: value for key, value in result.items() if key not in SECTIONED}
     summary["contexts"] = {
         cid: _context_entry(section, titles, names.get(cid)) for cid, section in contexts.items()
     }
     return summary, sections
+
+
+def _global_section(overall: Mapping[str, Any], titles: Mapping[str, str]) -> dict[str, Any]:
+    """The global ranking and only its kept edges: every pair ever voted on is by far the
+    biggest part of a result, and the export, not a page, is where the rest is read."""
+    kept = [edge for edge in overall.get("edges") or [] if edge.get("kept")]
+    section = {**overall, "edges": kept}
+    return {**section, "labels": {"values": _named(section, titles)}}
 
 
 def _context_section(
