@@ -63,10 +63,7 @@ def job_status(request: HttpRequest, slug: str, pk: int) -> JsonResponse:
 
 
 def job_json(job: Job) -> dict[str, Any]:
-    """The job's row for scripts; an aggregation's (large) graph is left to the reports."""
-    result = job.result
-    if job.kind == Job.Kind.AGGREGATE and isinstance(result, dict):
-        result = {"counts": result.get("counts")}
+    """The job's row for scripts (an aggregation's result names its stored graph build)."""
     return {
         "id": job.pk,
         "kind": job.kind,
@@ -79,7 +76,7 @@ def job_json(job: Job) -> dict[str, Any]:
         "message": job.message,
         "error": job.error,
         "params": job.params,
-        "result": result,
+        "result": job.result,
         "created_at": job.created_at.isoformat(),
         "started_at": job.started_at and job.started_at.isoformat(),
         "finished_at": job.finished_at and job.finished_at.isoformat(),

@@ -399,14 +399,17 @@ def test_the_jobs_page_lists_jobs_and_offers_each_kind(staff, study, organizer):
     assert "dashboard/_live.html" not in page and "data-live-socket" in page
 
 
-def test_the_status_json_gives_the_row_without_the_whole_graph(staff, study, committed):
+def test_the_status_json_gives_the_row_and_names_the_stored_graph(staff, study, committed):
     job = committed(job_start, study=study, kind="aggregate")
     job.refresh_from_db()
 
     data = staff.get(reverse("dashboard:job_status", args=[study.slug, job.pk])).json()
 
     assert data["state"] == "done" and data["percent"] == 100 and data["stale"] is False
-    assert data["result"] == {"counts": job.result["counts"]}
+    build = latest_graph_build(study)
+    assert data["result"]["graph_build"] == build.pk
+    assert data["result"]["graph_version"] == build.graph_version
+    assert data["result"]["counts"] == build.summary["counts"]
     missing = staff.get(reverse("dashboard:job_status", args=["elsewhere", job.pk]))
     assert missing.status_code == 404
 
