@@ -94,6 +94,20 @@ def _winner(section: Mapping[str, Any]) -> dict[str, Any] | None:
     return {"value": int(winner["value"]), "publishable": not reasons, "reasons": reasons}
 
 
+def edge_rows(graph: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The drawn edges as table rows with both values' titles: kept ones first, then by votes.
+
+    The table is the graph for readers without JavaScript or without sight of the drawing."""
+    titles = {node["id"]: node["title"] for node in graph["nodes"]}
+    rows = [
+        {**edge, "source_title": titles[edge["source"]], "target_title": titles[edge["target"]]}
+        for edge in graph["edges"]
+    ]
+    return sorted(
+        rows, key=lambda row: (not row["kept"], -row["votes"], row["source"], row["target"])
+    )
+
+
 def _pair_edges(rows: list[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """One edge per pair of values, oriented from less wise to wiser, by (source, target)."""
     best: dict[frozenset[int], Mapping[str, Any]] = {}

@@ -77,4 +77,9 @@ def graph_page(study: Study, build: GraphBuild, raw_context: str | None) -> dict
     if chosen is not None:
         section = graph_build_section(build, section_key(chosen))
         graph = context_graph(study, section, chosen)
-    return {"contexts": contexts, "graph": graph, "counts": build.summary.get("counts", {})}
+    return {
+        "contexts": contexts,
+        "graph": graph,
+        "edge_rows": graphview.edge_rows(graph) if graph else [],
+        "counts": build.summary.get("counts", {}),
+    }

@@ -326,3 +326,17 @@ def test_query_counts_do_not_grow_with_the_graph(
     assert len(data["nodes"]) == 3 + extra
     with django_assert_max_num_queries(6):
         assert staff.get(value_url(study, graph["values"][2], grief)).status_code == 200
+
+
+def test_the_page_lists_each_comparison_with_its_votes_for_readers_without_the_drawing(
+    staff, study, graph
+):
+    grief = graph["contexts"][0]
+    page = staff.get(page_url(study, context=grief.pk)).content.decode()
+    table = page[page.index("<h2>Comparisons</h2>") :]
+    rows = re.findall(r"<tr>\s*<td>(.*?)</td>\s*<td>(.*?)</td>((?:\s*<td[^>]*>.*?</td>){5})", table)
+    cells = [(less, wiser, re.findall(r">([^<]*)</td>", rest)) for less, wiser, rest in rows]
+    escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+    assert ("Plain facts", escaped, ["4", "0", "0", "1", "yes"]) in cells
+    assert any(less == escaped and wiser == "Depth of feeling" for less, wiser, _ in cells)
+    assert XSS not in page
