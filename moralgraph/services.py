@@ -247,6 +247,14 @@ def _hypothesis_drop(hypothesis: UpgradeHypothesis) -> None:
 # --- upgrade hypotheses ---
 
 
+def hypothesis_activity_set(*, hypothesis: UpgradeHypothesis, active: bool) -> UpgradeHypothesis:
+    """Show a hypothesis to voters again, or stop showing it; the votes it has stay counted."""
+    if hypothesis.is_active != active:
+        hypothesis.is_active = active
+        hypothesis.save(update_fields=["is_active"])
+    return hypothesis
+
+
 def hypotheses_generate(*, context: Context, force: bool = False) -> list[UpgradeHypothesis]:
     """Ask the model for upgrades among the context's values and store the new ones.
 

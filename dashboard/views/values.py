@@ -4,13 +4,13 @@ and the organizer's edits, merges and splits."""
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
 from elicitation.models import Study
 from moralgraph import services
-from moralgraph.models import CanonicalValue
+from moralgraph.models import CanonicalValue, UpgradeHypothesis
 
 from .. import selectors
 from ..access import staff_view, study_for
@@ -85,6 +85,24 @@ def value_split(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     return _to_value(slug, new)
 
 
+@staff_view
+@require_POST
+def hypothesis_activity(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """Stop showing a hypothesis to voters, or show it again; back to the value it was set from."""
+    study = study_for(slug)
+    hypothesis = get_object_or_404(UpgradeHypothesis, study=study, pk=pk)
+    active = request.POST.get("active") == "1"
+    services.hypothesis_activity_set(hypothesis=hypothesis, active=active)
+    shown = "is shown to voters again" if active else "is no longer shown to voters"
+    messages.success(request, f"The upgrade {hypothesis} {shown}.")
+    back = selectors.study_value(study, _int(request.POST.get("value")))
+    return _to_value(slug, back) if back else redirect("dashboard:values", slug=slug)
+
+
+def _int(text: str | None) -> int:
+    return int(text) if text and text.isdigit() else 0
+
+
 def _study_value(slug: str, pk: int) -> tuple[Study, CanonicalValue]:
     study = study_for(slug)
     value = selectors.study_value(study, pk)
@@ -126,4 +144,9 @@ urls = [
     path("s/<slug:slug>/values/<int:pk>/", value_detail, name="value"),
     path("s/<slug:slug>/values/<int:pk>/merge/", value_merge, name="value_merge"),
     path("s/<slug:slug>/values/<int:pk>/split/", value_split, name="value_split"),
+    path(
+        "s/<slug:slug>/hypotheses/<int:pk>/activity/",
+        hypothesis_activity,
+        name="hypothesis_activity",
+    ),
 ]

@@ -333,3 +333,56 @@ def test_a_split_the_value_cannot_make_is_explained(staff, honesty, care, choose
     assert message in page_of(response)
     assert response.redirect_chain[-1][0] == url("value", honesty)
     assert honesty.card_links.count() == 3 and CanonicalValue.objects.count() == 2
+
+
+# --- showing an upgrade hypothesis to voters, or not ---
+
+
+def hypothesis_between(context, source, target) -> UpgradeHypothesis:
+    return UpgradeHypothesis.objects.create(
+        study=context.study, context=context, from_value=source, to_value=target
+    )
+
+
+def activity_url(hypothesis, slug: str = "abortion-study") -> str:
+    return reverse("dashboard:hypothesis_activity", kwargs={"slug": slug, "pk": hypothesis.pk})
+
+
+def test_an_organizer_stops_showing_a_hypothesis_and_its_votes_stay(
+    staff, context, honesty, participant
+):
+    care = with_cards(context, "Care", 1)
+    hypothesis = hypothesis_between(context, honesty, care)
+    WisdomVote.objects.create(participant=participant, hypothesis=hypothesis, answer="wiser")
+
+    response = staff.post(activity_url(hypothesis), {"active": "0", "value": honesty.pk})
+
+    assert response.status_code == 302 and response.url == url("value", honesty)
+    hypothesis.refresh_from_db()
+    assert hypothesis.is_active is False and hypothesis.votes.count() == 1
+    page = page_of(staff.get(response.url))
+    assert "is no longer shown to voters" in page and "Show again" in page
+
+
+def test_an_organizer_shows_a_hypothesis_again(staff, context, honesty):
+    care = with_cards(context, "Care", 1)
+    hypothesis = hypothesis_between(context, honesty, care)
+    hypothesis.is_active = False
+    hypothesis.save()
+
+    staff.post(activity_url(hypothesis), {"active": "1", "value": care.pk})
+
+    hypothesis.refresh_from_db()
+    assert hypothesis.is_active is True
+
+
+def test_another_studys_hypothesis_is_not_found_and_a_get_changes_nothing(staff, context, honesty):
+    care = with_cards(context, "Care", 1)
+    hypothesis = hypothesis_between(context, honesty, care)
+
+    assert (
+        staff.post(activity_url(hypothesis, slug="elsewhere"), {"active": "0"}).status_code == 404
+    )
+    assert staff.get(activity_url(hypothesis)).status_code == 405
+    hypothesis.refresh_from_db()
+    assert hypothesis.is_active is True
