@@ -7,6 +7,7 @@ from django.db.models import Count, Q, Sum
 
 from elicitation.models import Interview, LLMCall, Participant, Study, ValuesCard, WisdomVote
 from moralgraph.models import CanonicalValue, UpgradeHypothesis
+from moralgraph.selectors import latest_graph_build_stamp
 
 from .models import Job
 
@@ -30,13 +31,14 @@ def study_progress(study: Study) -> dict[str, Any]:
         tokens_out=Sum("tokens_out"),
         cost=Sum("cost_usd"),
     )
+    votes = WisdomVote.objects.filter(hypothesis__study=study).count()
     return {
         "participants": participants,
         "interviews": {"total": sum(interviews.values()), **interviews},
         "cards": {"total": sum(cards.values()), **cards},
         "values": CanonicalValue.objects.filter(study=study, merged_into__isnull=True).count(),
         "hypotheses": UpgradeHypothesis.objects.filter(study=study, is_active=True).count(),
-        "votes": WisdomVote.objects.filter(hypothesis__study=study).count(),
+        "votes": votes,
         "voters": WisdomVote.objects.filter(hypothesis__study=study)
         .values("participant_id")
         .distinct()
@@ -51,6 +53,21 @@ def study_progress(study: Study) -> dict[str, Any]:
             "token_budget": study.token_budget,
         },
         "jobs": [_job_row(job) for job in _watched_jobs(study)],
+        "graph": _graph_stamp(study, votes),
+    }
+
+
+def _graph_stamp(study: Study, votes: int) -> dict[str, Any] | None:
+    """The newest stored graph: when, its version, and how many votes came in since."""
+    stamp = latest_graph_build_stamp(study)
+    if stamp is None:
+        return None
+    return {
+        "built_at": stamp["built_at"].isoformat(),
+        "built_at_text": f"{stamp['built_at']:%Y-%m-%d %H:%M} UTC",
+        "version": stamp["graph_version"][:12],
+        "votes": stamp["votes"],
+        "votes_since": max(0, votes - stamp["votes"]),
     }
 
 

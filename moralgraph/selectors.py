@@ -5,6 +5,7 @@ from typing import Any
 
 import numpy as np
 from django.db.models import Max, QuerySet, Subquery
+from django.db.models.fields.json import KT
 
 from elicitation.models import Context, Study
 
@@ -65,6 +66,18 @@ def _builds_newest_first(study: Study) -> QuerySet[GraphBuild]:
 def latest_graph_build(study: Study) -> GraphBuild | None:
     """The study's newest stored moral graph, with its summary (its sections stay behind)."""
     return _builds_newest_first(study).first()
+
+
+def latest_graph_build_stamp(study: Study) -> dict[str, Any] | None:
+    """When the newest build was made and from how many votes, without loading its summary."""
+    stamp = (
+        _builds_newest_first(study)
+        .values("built_at", "graph_version", votes=KT("summary__counts__votes"))
+        .first()
+    )
+    if stamp is not None:
+        stamp["votes"] = int(stamp["votes"] or 0)  # SQLite hands JSON numbers back as text
+    return stamp
 
 
 def graph_build_section(build: GraphBuild, key: str) -> dict[str, Any] | None:

@@ -235,9 +235,31 @@ def test_cards_of_every_status_are_counted(study, participant, question):
 def test_a_progress_snapshot_costs_a_fixed_number_of_queries(study, django_assert_max_num_queries):
     """The live socket re-reads this every few seconds per open dashboard page."""
     voted_study(study, voters=2)
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(11):
         study_progress(study)
     for _ in range(5):
         Job.objects.create(study=study, kind=Job.Kind.DEDUPE, state=Job.State.RUNNING)
-    with django_assert_max_num_queries(10):
+    with django_assert_max_num_queries(11):
         study_progress(study)
+
+
+def test_the_overview_says_when_the_graph_was_built_and_how_many_votes_came_since(
+    client, organizer, study, participant
+):
+    client.force_login(organizer)
+    page = client.get(reverse("dashboard:overview", args=[study.slug])).content.decode()
+    assert "Not built yet" in page and "Build the moral graph" in page
+
+    context = voted_study(study, voters=3)
+    build = graph_build(study=study, config=FAST)
+    WisdomVote.objects.create(
+        participant=participant, hypothesis=context.hypotheses.first(), answer="wiser"
+    )
+
+    graph = study_progress(study)["graph"]
+    assert graph["version"] == build.graph_version[:12]
+    assert (graph["votes"], graph["votes_since"]) == (6, 1)
+    page = client.get(reverse("dashboard:overview", args=[study.slug])).content.decode()
+    assert f"Newest build {build.graph_version[:12]}, from 6 votes" in page
+    assert '<span data-live="graph.votes_since">1</span> new vote(s) since' in page
+    assert "Build again" in page
