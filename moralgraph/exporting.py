@@ -11,15 +11,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from django.db.models import Count
-
 from elicitation.models import Question, Study, WisdomVote
 
 from . import aggregation, loaders
 from .core import Config
 from .export import (
     BundleInputs,
-    ContextInput,
     QuestionInput,
     StudyInfo,
     ValueInput,
@@ -27,7 +24,6 @@ from .export import (
     build_bundle,
     write_bundle,
 )
-from .models import CanonicalValue
 from .reranker import embedding
 
 
@@ -50,9 +46,7 @@ def study_export(
     inputs = BundleInputs(
         study=StudyInfo(slug=study.slug, title=study.title, description=study.description),
         values=_values(study, result),
-        contexts=[
-            ContextInput(c.id, c.name, tuple(c.question_ids)) for c in loaders.study_contexts(study)
-        ],
+        contexts=loaders.study_contexts(study),
         questions=_questions(study),
         result=result,
         embedding_model=embedding.model_record(),
@@ -63,22 +57,9 @@ def study_export(
 
 def _values(study: Study, result: Mapping[str, Any]) -> list[ValueInput]:
     """The live values, plus any merged-away value that old votes still name."""
-    values = [
-        ValueInput(v.id, v.title, v.description, tuple(v.policies), v.card_count)
-        for v in loaders.study_values(study)
-    ]
+    values = loaders.study_values(study)
     missing = _named_value_ids(result) - {v.id for v in values}
-    rows = (
-        CanonicalValue.objects.filter(study=study, pk__in=missing)
-        .annotate(card_count=Count("card_links"))
-        .order_by("id")
-        .values_list("id", "title", "description", "policies", "card_count", "merged_into_id")
-    )
-    values += [
-        ValueInput(pk, title, description, tuple(policies or ()), count, merged_into)
-        for pk, title, description, policies, count, merged_into in rows
-    ]
-    return values
+    return values + loaders.study_values_named(study, missing) if missing else values
 
 
 def _named_value_ids(result: Mapping[str, Any]) -> set[int]:

@@ -8,14 +8,16 @@ participant's id as a string (the key of :func:`study_rater_groups`).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 
 from elicitation.models import Context, Participant, Study, WisdomVote
 
 from .core.types import ANSWER_CODES, VoteArrays
+from .export import ContextInput, ValueInput
 from .models import CanonicalValue
 
 CHUNK_SIZE = 10_000
@@ -27,22 +29,6 @@ class VoteLabels:
 
     values: dict[int, str]
     contexts: dict[int, str]
-
-
-@dataclass(frozen=True)
-class ValueRecord:
-    id: int
-    title: str
-    description: str
-    policies: tuple[str, ...]
-    card_count: int
-
-
-@dataclass(frozen=True)
-class ContextRecord:
-    id: int
-    name: str
-    question_ids: tuple[int, ...]
 
 
 def study_vote_arrays(study: Study) -> tuple[VoteArrays, VoteLabels]:
@@ -106,21 +92,31 @@ def study_rater_groups(study: Study, field: str = "usPoliticalAffiliation") -> d
     }
 
 
-def study_values(study: Study) -> list[ValueRecord]:
+def study_values(study: Study) -> list[ValueInput]:
     """The study's live canonical values, by id, with how many cards each gathers."""
+    return _values(CanonicalValue.objects.filter(study=study, merged_into__isnull=True))
+
+
+def study_values_named(study: Study, ids: Iterable[int]) -> list[ValueInput]:
+    """The values with these ids, live or merged away (then saying into which), by id."""
+    return _values(CanonicalValue.objects.filter(study=study, pk__in=list(ids)))
+
+
+def _values(values: QuerySet[CanonicalValue]) -> list[ValueInput]:
     rows = (
-        CanonicalValue.objects.filter(study=study, merged_into__isnull=True)
-        .annotate(card_count=Count("card_links"))
+        values.annotate(card_count=Count("card_links"))
         .order_by("id")
-        .values_list("id", "title", "description", "policies", "card_count")
+        .values_list("id", "title", "description", "policies", "card_count", "merged_into_id")
     )
     return [
-        ValueRecord(pk, title, description, tuple(policies or ()), count)
-        for pk, title, description, policies, count in rows.iterator(chunk_size=CHUNK_SIZE)
+        ValueInput(pk, title, description, tuple(policies or ()), count, merged_into)
+        for pk, title, description, policies, count, merged_into in rows.iterator(
+            chunk_size=CHUNK_SIZE
+        )
     ]
 
 
-def study_contexts(study: Study) -> list[ContextRecord]:
+def study_contexts(study: Study) -> list[ContextInput]:
     """The study's contexts, by id, with the questions each applies to."""
     link = Context.questions.through
     questions: dict[int, list[int]] = {}
@@ -128,4 +124,4 @@ def study_contexts(study: Study) -> list[ContextRecord]:
     for context_id, question_id in pairs.values_list("context_id", "question_id"):
         questions.setdefault(context_id, []).append(question_id)
     rows = Context.objects.filter(study=study).order_by("id").values_list("id", "name")
-    return [ContextRecord(pk, name, tuple(questions.get(pk, ()))) for pk, name in rows]
+    return [ContextInput(pk, name, tuple(questions.get(pk, ()))) for pk, name in rows]
