@@ -90,6 +90,11 @@ class ImportSummary:
         return out
 
 
+def _by_external_id(rows: models.QuerySet) -> dict[str, int]:
+    """Imported rows already there: external id -> primary key."""
+    return dict(rows.exclude(external_id="").values_list("external_id", "id").order_by())
+
+
 class _Writer:
     """Bulk-creates the rows a study lacks and tallies them; never updates a row that exists."""
 
@@ -196,10 +201,8 @@ def _participants(w: _Writer, dump: Dump) -> dict[Any, int]:
     seen = first_seen(dump)
     answers = {row["userId"]: demographics_of(row) for row in dump.demographics}
     keys = {user: f"mai:{user}" for user in user_ids(dump)}
-    existing = dict(
-        Participant.objects.filter(study=w.study, external_id__in=keys.values()).values_list(
-            "external_id", "id"
-        )
+    existing = _by_external_id(
+        Participant.objects.filter(study=w.study, external_id__in=keys.values())
     )
     wanted = {
         key: Participant(
@@ -227,11 +230,7 @@ def _cards(
     w: _Writer, dump: Dump, participants: Mapping[Any, int], questions: Mapping[Any, int]
 ) -> dict[Any, int]:
     chats = {chat["id"]: chat for chat in dump.chats}
-    existing = dict(
-        ValuesCard.objects.filter(study=w.study)
-        .exclude(external_id="")
-        .values_list("external_id", "id")
-    )
+    existing = _by_external_id(ValuesCard.objects.filter(study=w.study))
     wanted, stamps = {}, {}
     for card in dump.cards:
         key, chat = f"mai:{card['id']}", chats.get(card.get("chatId"), {})
@@ -253,11 +252,7 @@ def _cards(
 
 
 def _canonical_values(w: _Writer, dump: Dump) -> dict[Any, int]:
-    existing = dict(
-        CanonicalValue.objects.filter(study=w.study)
-        .exclude(external_id="")
-        .values_list("external_id", "id")
-    )
+    existing = _by_external_id(CanonicalValue.objects.filter(study=w.study))
     wanted, stamps = {}, {}
     for value in dump.canonical:
         key = f"mai:{value['id']}"
@@ -350,12 +345,7 @@ def _impressions(
     w.skipped["card votes without an impression"] += len(
         chosen - {shown_key(row) for row in dump.impressions}
     )
-    existing = dict(
-        Impression.objects.filter(participant__study=w.study)
-        .exclude(external_id="")
-        .values_list("external_id", "id")
-        .order_by()
-    )
+    existing = _by_external_id(Impression.objects.filter(participant__study=w.study))
     wanted, stamps = {}, {}
     for row in dump.impressions:
         card = cards.get(shown_as.get(row["valuesCardId"]))
