@@ -4,8 +4,9 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
-from django.db.models import Max, QuerySet, Subquery
+from django.db.models import IntegerField, Max, QuerySet, Subquery
 from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, Coalesce
 
 from elicitation.models import Context, Study
 
@@ -70,14 +71,8 @@ def latest_graph_build(study: Study) -> GraphBuild | None:
 
 def latest_graph_build_stamp(study: Study) -> dict[str, Any] | None:
     """When the newest build was made and from how many votes, without loading its summary."""
-    stamp = (
-        _builds_newest_first(study)
-        .values("built_at", "graph_version", votes=KT("summary__counts__votes"))
-        .first()
-    )
-    if stamp is not None:
-        stamp["votes"] = int(stamp["votes"] or 0)  # SQLite hands JSON numbers back as text
-    return stamp
+    votes = Coalesce(Cast(KT("summary__counts__votes"), IntegerField()), 0)
+    return _builds_newest_first(study).values("built_at", "graph_version", votes=votes).first()
 
 
 def graph_build_section(build: GraphBuild, key: str) -> dict[str, Any] | None:
