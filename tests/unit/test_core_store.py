@@ -4,29 +4,20 @@ from the real aggregation output (the pure core on a handful of votes)."""
 
 import json
 
-import numpy as np
 import pytest
 
 from moralgraph.core import (
     GLOBAL_SECTION,
-    Config,
-    VoteArrays,
-    aggregate,
-    dumps,
     section_key,
     split_result,
 )
+from tests.graph_support import stored_result, upheld
 
 GRIEF, DOUBT = 10, 20
-FAST = Config(bootstrap_samples=20, split_half_repeats=4)
 # Eight values in grief, each found wiser than the one before; two more only in doubt.
 CHAIN = list(range(1, 9))
 DOUBTERS = (101, 102)
 TITLES = {value: f"Value number {value} title" for value in [*CHAIN, *DOUBTERS]}
-
-
-def upheld(context, source, target, voters=4):
-    return [(f"r{n}", source, target, context, "wiser") for n in range(voters)]
 
 
 @pytest.fixture(scope="module")
@@ -34,10 +25,7 @@ def result():
     """Stored as the dashboard stores it: ``dumps`` read back, with labels."""
     rows = [row for a, b in zip(CHAIN, CHAIN[1:], strict=False) for row in upheld(GRIEF, a, b)]
     rows += [("r0", *DOUBTERS, DOUBT, "not_wiser"), ("r1", *DOUBTERS, DOUBT, "unsure")]
-    columns = [np.asarray(column, dtype=object) for column in zip(*rows, strict=True)]
-    graph = aggregate(VoteArrays.from_columns(*columns), FAST)
-    graph["labels"] = {"values": TITLES, "contexts": {GRIEF: "grief", DOUBT: "doubt"}}
-    return json.loads(dumps(graph))
+    return stored_result(rows, TITLES, {GRIEF: "grief", DOUBT: "doubt"})
 
 
 @pytest.fixture(scope="module")

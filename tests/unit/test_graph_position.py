@@ -2,22 +2,16 @@
 (the pure core on a handful of votes) and from hand-made sections for the cases votes rarely
 produce."""
 
-import json
-
-import numpy as np
 import pytest
 
 from moralgraph.core import (
     GLOBAL_SECTION,
-    Config,
     ValuePosition,
-    VoteArrays,
-    aggregate,
-    dumps,
     section_key,
     split_result,
     value_position,
 )
+from tests.graph_support import stored_result, upheld
 
 GRIEF, DOUBT, UNVOTED = 10, 20, 30
 HONESTY, PRESENCE, COURAGE, CANDOUR, CALM, HOPE = 1, 2, 3, 4, 5, 6
@@ -29,11 +23,6 @@ TITLES = {
     CALM: "Calm",
     HOPE: "Hope",
 }
-FAST = Config(bootstrap_samples=20, split_half_repeats=4)
-
-
-def upheld(context, source, target, voters=4):
-    return [(f"r{n}", source, target, context, "wiser") for n in range(voters)]
 
 
 def undecided(context, source, target):
@@ -52,10 +41,7 @@ def result():
         *upheld(GRIEF, PRESENCE, COURAGE),
         *undecided(DOUBT, HONESTY, COURAGE),
     ]
-    columns = [np.asarray(column, dtype=object) for column in zip(*rows, strict=True)]
-    graph = aggregate(VoteArrays.from_columns(*columns), FAST)
-    graph["labels"] = {"values": TITLES, "contexts": {GRIEF: "grief", DOUBT: "doubt"}}
-    return json.loads(dumps(graph))
+    return stored_result(rows, TITLES, {GRIEF: "grief", DOUBT: "doubt"})
 
 
 @pytest.fixture(scope="module")
