@@ -8,7 +8,7 @@ from django.core.management.base import CommandError
 
 from elicitation.models import WisdomVote
 from moralgraph.models import GraphBuild
-from tests.integration.test_dashboard_overview import voted_study
+from tests.factories import voted_study
 
 pytestmark = pytest.mark.django_db
 

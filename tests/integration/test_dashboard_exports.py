@@ -10,7 +10,7 @@ from django.urls import reverse
 from dashboard.jobs import job_start
 from dashboard.models import Job
 from elicitation.models import Study
-from tests.integration.test_dashboard_jobs import small_graph
+from tests.factories import small_graph
 
 pytestmark = pytest.mark.django_db
 

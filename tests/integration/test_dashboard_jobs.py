@@ -18,14 +18,13 @@ from django.utils import timezone
 from dashboard import jobs, tasks
 from dashboard.jobs import JobError, ProgressWriter, job_run, job_start, retry_delay
 from dashboard.models import Job
-from elicitation import services as elicitation_services
-from elicitation.models import Context, Study, ValuesCard, WisdomVote
+from elicitation.models import Context, Study, ValuesCard
 from moralgraph.aggregation import study_graph
 from moralgraph.core import dumps, split_result
 from moralgraph.models import CanonicalValue, GraphBuild, UpgradeHypothesis
 from moralgraph.reranker import embedding
 from moralgraph.selectors import latest_graph_build
-from tests.factories import linked_value
+from tests.factories import linked_value, small_graph
 from tests.fakes.openai_server import Error, Reply, interviewer_responder
 
 pytestmark = pytest.mark.django_db
@@ -33,24 +32,6 @@ pytestmark = pytest.mark.django_db
 
 def start_url(study) -> str:
     return reverse("dashboard:job_start", args=[study.slug])
-
-
-def small_graph(study) -> dict:
-    """Three values in one context, two upgrade hypotheses, six voters who consented."""
-    context = Context.objects.create(study=study, name="When the user is grieving")
-    context.questions.add(study.questions.get())
-    a, b, c = (linked_value(context, title) for title in ("Honesty", "Presence", "Courage"))
-    hypotheses = [
-        UpgradeHypothesis.objects.create(study=study, context=context, from_value=x, to_value=y)
-        for x, y in ((a, b), (b, c))
-    ]
-    for number in range(6):
-        voter = elicitation_services.participant_start(study=study)
-        elicitation_services.participant_consent(participant=voter, agreed=True)
-        for hypothesis in hypotheses:
-            answer = "wiser" if number % 3 else "not_wiser"
-            WisdomVote.objects.create(participant=voter, hypothesis=hypothesis, answer=answer)
-    return {"context": context, "values": (a, b, c)}
 
 
 def stale(job: Job) -> Job:

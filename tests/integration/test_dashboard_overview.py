@@ -13,37 +13,13 @@ from config.asgi import application
 from dashboard.models import Job
 from dashboard.progress import study_progress
 from elicitation import services
-from elicitation.models import Context, LLMCall, ValuesCard, WisdomVote
-from moralgraph.core import Config
+from elicitation.models import LLMCall, ValuesCard, WisdomVote
 from moralgraph.models import GraphBuild, UpgradeHypothesis
 from moralgraph.services import graph_build
-from tests.factories import linked_value
+from tests.factories import voted_study
+from tests.graph_support import FAST
 
 ORIGIN = (b"origin", b"http://testserver")
-FAST = Config(bootstrap_samples=20, split_half_repeats=4)
-
-
-def voted_study(study, voters: int = 6) -> Context:
-    """Three values in one context, two hypotheses, and `voters` consented voters."""
-    context = Context.objects.create(study=study, name="When the user is <b>grieving</b>")
-    plain = linked_value(context, "Plain facts")
-    care = linked_value(context, "<script>alert(1)</script> Care")
-    depth = linked_value(context, "Depth of feeling")
-    hypotheses = [
-        UpgradeHypothesis.objects.create(
-            study=study, context=context, from_value=plain, to_value=care
-        ),
-        UpgradeHypothesis.objects.create(
-            study=study, context=context, from_value=care, to_value=depth
-        ),
-    ]
-    for i in range(voters):
-        voter = services.participant_start(study=study)
-        services.participant_consent(participant=voter, agreed=True)
-        for hypothesis in hypotheses:
-            answer = WisdomVote.Answer.WISER if i % 3 else WisdomVote.Answer.NOT_WISER
-            WisdomVote.objects.create(participant=voter, hypothesis=hypothesis, answer=answer)
-    return context
 
 
 def built_graph(study) -> GraphBuild:

@@ -22,7 +22,8 @@ from moralgraph.selectors import (
     latest_graph_section,
 )
 from moralgraph.services import graph_build
-from tests.integration.test_dashboard_overview import FAST, voted_study
+from tests.factories import voted_study
+from tests.graph_support import FAST
 
 pytestmark = pytest.mark.django_db
 
