@@ -10,7 +10,7 @@ import asyncio
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
-from elicitation.asyncdb import db
+from elicitation.asyncdb import db_aside
 from elicitation.models import Study
 
 from .access import is_staff
@@ -25,7 +25,7 @@ class StudyProgressConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         slug = self.scope["url_route"]["kwargs"]["slug"]
         user = self.scope.get("user")
-        study = await db(_study)(slug) if is_staff(user) else None
+        study = await db_aside(_study)(slug) if is_staff(user) else None
         if study is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
@@ -37,16 +37,10 @@ class StudyProgressConsumer(AsyncJsonWebsocketConsumer):
         if self.pusher:
             self.pusher.cancel()
 
-    async def receive_json(self, content, **kwargs) -> None:
-        """The page may ask for a fresh snapshot at once (``{"type": "refresh"}``)."""
-        if isinstance(content, dict) and content.get("type") == "refresh":
-            snapshot = await db(_snapshot)(self.study_id)
-            await self.send_json({"type": "progress", "progress": snapshot})
-
     async def push_changes(self) -> None:
         last = None
         while True:
-            snapshot = await db(_snapshot)(self.study_id)
+            snapshot = await db_aside(_snapshot)(self.study_id)
             if snapshot != last:
                 await self.send_json({"type": "progress", "progress": snapshot})
                 last = snapshot

@@ -14,19 +14,25 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-_pool: ThreadPoolExecutor | None = None
+_pools: dict[str, ThreadPoolExecutor] = {}
 _pool_lock = threading.Lock()
 
 
 def db(func: Callable[..., Any]) -> Callable[..., Any]:
-    return database_sync_to_async(func, thread_sensitive=False, executor=_orm_pool())
+    """For the interview socket's reads and writes (the hot path)."""
+    pool = _orm_pool("orm", settings.MGE_DB_THREADS)
+    return database_sync_to_async(func, thread_sensitive=False, executor=pool)
 
 
-def _orm_pool() -> ThreadPoolExecutor:
-    global _pool
+def db_aside(func: Callable[..., Any]) -> Callable[..., Any]:
+    """For background readers (the dashboard's polling): one thread of their own, so they
+    never queue in front of a participant's message."""
+    pool = _orm_pool("orm-aside", 1)
+    return database_sync_to_async(func, thread_sensitive=False, executor=pool)
+
+
+def _orm_pool(name: str, threads: int) -> ThreadPoolExecutor:
     with _pool_lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(
-                max_workers=settings.MGE_DB_THREADS, thread_name_prefix="orm"
-            )
-        return _pool
+        if name not in _pools:
+            _pools[name] = ThreadPoolExecutor(max_workers=threads, thread_name_prefix=name)
+        return _pools[name]

@@ -89,7 +89,6 @@
       if (frame.type !== "progress" || !frame.progress) return;
       applyNumbers(frame.progress);
       applyJobs(frame.progress.jobs);
-      document.dispatchEvent(new CustomEvent("dashboard:progress", { detail: frame.progress }));
     });
     socket.addEventListener("close", (event) => {
       setConnected(false);
