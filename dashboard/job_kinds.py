@@ -12,7 +12,7 @@ from typing import Any
 
 from django.conf import settings
 
-from elicitation.models import Context, ValuesCard
+from elicitation.models import Context
 from elicitation.simulation import (
     COMPLETED,
     FAILED,
@@ -35,11 +35,7 @@ Runner = Callable[[Job, Progress], tuple[Any, str]]
 
 def _dedupe(job: Job, progress: Progress) -> tuple[dict[str, int], str]:
     """The study's confirmed cards without a canonical value, one by one."""
-    cards = list(
-        ValuesCard.objects.filter(
-            study=job.study, status=ValuesCard.Status.CONFIRMED, canonical_link__isnull=True
-        ).order_by("id")
-    )
+    cards = list(selectors.cards_awaiting_dedupe(job.study))
     linked = new_values = 0
     progress(0, len(cards), f"{len(cards)} cards to deduplicate.")
     for done, card in enumerate(cards, start=1):

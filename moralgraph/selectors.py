@@ -8,10 +8,17 @@ from django.db.models import IntegerField, Max, QuerySet, Subquery
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast, Coalesce
 
-from elicitation.models import Context, Study
+from elicitation.models import Context, Study, ValuesCard
 
 from .models import CanonicalValue, CardLink, GraphBuild, GraphBuildSection, UpgradeHypothesis
 from .reranker import embedding
+
+
+def cards_awaiting_dedupe(study: Study) -> QuerySet[ValuesCard]:
+    """The study's confirmed cards not yet linked to a canonical value, oldest first."""
+    return ValuesCard.objects.filter(
+        study=study, status=ValuesCard.Status.CONFIRMED, canonical_link__isnull=True
+    ).order_by("id")
 
 
 def live_values(study: Study) -> QuerySet[CanonicalValue]:

@@ -59,9 +59,7 @@ def card_dedupe(*, card: ValuesCard) -> CardLink | None:
 
 def cards_dedupe_pending(*, study: Study) -> int:
     """Deduplicate the study's confirmed cards that have no value yet; return how many."""
-    pending = ValuesCard.objects.filter(
-        study=study, status=ValuesCard.Status.CONFIRMED, canonical_link__isnull=True
-    ).order_by("id")
+    pending = selectors.cards_awaiting_dedupe(study)
     return sum(card_dedupe(card=card) is not None for card in pending)
 
 
