@@ -88,6 +88,9 @@ class Participant(models.Model):
         default=dict, blank=True, help_text="Answers to the closing questions (fairness...)."
     )
     external_id = models.CharField(max_length=64, blank=True, db_index=True)
+    client_hash = models.CharField(
+        max_length=32, blank=True, db_index=True, help_text="Keyed hash of the client address."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

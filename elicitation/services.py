@@ -34,7 +34,9 @@ PROLIFIC_FIELDS = {
 }
 
 
-def participant_start(*, study: Study, recruitment: dict[str, str] | None = None) -> Participant:
+def participant_start(
+    *, study: Study, recruitment: dict[str, str] | None = None, client_hash: str = ""
+) -> Participant:
     """A new participant; a Prolific participant coming back gets their earlier record."""
     fields = {
         field: str(value)[:64]
@@ -46,7 +48,7 @@ def participant_start(*, study: Study, recruitment: dict[str, str] | None = None
         existing = Participant.objects.filter(study=study, prolific_pid=pid).first()
         if existing:
             return existing
-    return Participant.objects.create(study=study, **fields)
+    return Participant.objects.create(study=study, client_hash=client_hash, **fields)
 
 
 def participant_consent(*, participant: Participant, agreed: bool) -> Participant:

@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from . import access, selectors, services, throttle
+from . import access, clientaddr, selectors, services, throttle
 from .forms import CardForm, ConsentForm, DemographicsForm, FeedbackForm, VoteForm
 from .models import Interview, Participant, Study, ValuesCard
 
@@ -75,7 +75,11 @@ def landing(request: HttpRequest, slug: str) -> HttpResponse:
         if participant and participant.consented_at:
             return redirect(_resume_url(participant))
         return render(request, "elicitation/landing.html", {"study": study, "form": form})
-    participant = participant or services.participant_start(study=study, recruitment=recruitment)
+    participant = participant or services.participant_start(
+        study=study,
+        recruitment=recruitment,
+        client_hash=clientaddr.client_hash(clientaddr.client_address(request)),
+    )
     agreed = request.POST.get("decision") == "agree"
     services.participant_consent(participant=participant, agreed=agreed)
     response = redirect(_resume_url(participant) if agreed else _url("declined", study))

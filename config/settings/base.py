@@ -155,6 +155,8 @@ MGE_DB_THREADS = env_int("MGE_DB_THREADS", 2)  # ORM threads per ASGI process (e
 # Hypotheses shown to each voter (kept within 3 to 10), and votes accepted per minute.
 MGE_VOTES_PER_DRAW = env_int("MGE_VOTES_PER_DRAW", 5)
 MGE_VOTE_RATE_PER_MINUTE = env_int("MGE_VOTE_RATE_PER_MINUTE", 30)
+# Reverse proxies in front of the app that append to X-Forwarded-For (nginx: 1). 0 trusts none.
+MGE_TRUSTED_PROXY_COUNT = env_int("MGE_TRUSTED_PROXY_COUNT", 0)
 MGE_PARTICIPANT_COOKIE = "mge_participant"
 MGE_PARTICIPANT_COOKIE_MAX_AGE = 60 * 60 * 24 * 60
 
