@@ -4,9 +4,63 @@ from django.conf import settings
 from django.core import signing
 from django.http import Http404, HttpRequest, HttpResponse
 
-from .models import Interview, Participant
+from .models import Interview, Participant, Study
 
 COOKIE_SALT = "mge.participant"
+
+
+class WriteRefused(Exception):
+    """A participant write the study does not take; retrying cannot help. `code` is stable
+    (websocket error code, template choice), the text is safe to show the participant."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+STUDY_CLOSED = "study_closed"
+NOT_CONSENTED = "not_consented"
+WITHDRAWN = "withdrawn"
+REFUSALS = {
+    STUDY_CLOSED: "This study is closed and no longer takes answers. Thank you for your time.",
+    NOT_CONSENTED: "Please read and agree to the consent information first.",
+    WITHDRAWN: "You withdrew from this study, so it keeps nothing more from you.",
+}
+
+
+def write_refusal(*, state: str, consented: bool, withdrawn: bool) -> str | None:
+    """Why a participant in this position may not write, or None when they may."""
+    if state != Study.State.OPEN:
+        return STUDY_CLOSED
+    if withdrawn:
+        return WITHDRAWN
+    if not consented:
+        return NOT_CONSENTED
+    return None
+
+
+def participant_write_check(participant: Participant) -> None:
+    """Raise WriteRefused unless the participant may write now: the study is open, they
+    consented and have not withdrawn. Read fresh from the database, so a study closed after a
+    socket connected or a page loaded is closed for its next write too."""
+    row = (
+        Participant.objects.filter(pk=participant.pk)
+        .values_list("study__state", "consented_at", "withdrawn_at")
+        .first()
+    )
+    state, consented_at, withdrawn_at = row or ("", None, None)
+    code = write_refusal(
+        state=state, consented=consented_at is not None, withdrawn=withdrawn_at is not None
+    )
+    if code:
+        raise WriteRefused(code, REFUSALS[code])
+
+
+def study_open_check(study: Study) -> None:
+    """Raise WriteRefused unless the study, read fresh, is open (for consent and admission)."""
+    if not Study.objects.filter(pk=study.pk, state=Study.State.OPEN).exists():
+        raise WriteRefused(STUDY_CLOSED, REFUSALS[STUDY_CLOSED])
 
 
 def participant_from_cookie_value(value: str | None) -> Participant | None:
@@ -22,6 +76,10 @@ def participant_from_cookie_value(value: str | None) -> Participant | None:
 
 def participant_for_request(request: HttpRequest) -> Participant | None:
     return participant_from_cookie_value(request.COOKIES.get(settings.MGE_PARTICIPANT_COOKIE))
+
+
+def forget_participant(response: HttpResponse) -> None:
+    response.delete_cookie(settings.MGE_PARTICIPANT_COOKIE, samesite="Lax")
 
 
 def remember_participant(response: HttpResponse, participant: Participant) -> None:

@@ -20,6 +20,7 @@ from .protocol import (
     MessageFrame,
     PingFrame,
     RetryFrame,
+    error_frame,
     parse_client_frame,
 )
 from .turnlock import turn_claim, turn_release
@@ -59,11 +60,15 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
             await self.handle(frame)
         except ClientError as error:
             await self.send_json(error.as_frame())
+        except access.WriteRefused as refused:
+            await self.send_json(error_frame(refused.code, refused.message))
 
     async def handle(self, frame: MessageFrame | RetryFrame | PingFrame) -> None:
         if isinstance(frame, PingFrame):
             await self.send_json({"type": "pong"})
             return
+        # Every write and every LLM call below waits on this: closed, withdrawn, no consent.
+        await db(access.participant_write_check)(self.interview.participant)
         await db(self.interview.refresh_from_db)(fields=["status"])
         if self.interview.status in (Interview.Status.GUIDED, Interview.Status.COMPLETED):
             raise ClientError("interview_closed", "This interview is finished.")

@@ -6,6 +6,7 @@ import uuid
 from django import forms
 from django.conf import settings
 
+from .completion import card_substance_problems
 from .llm.schemas import validate_card_fields
 from .models import ValuesCard, WisdomVote
 
@@ -16,12 +17,17 @@ class ConsentForm(forms.Form):
     PROLIFIC_PID = forms.CharField(required=False, widget=forms.HiddenInput)
     STUDY_ID = forms.CharField(required=False, widget=forms.HiddenInput)
     SESSION_ID = forms.CharField(required=False, widget=forms.HiddenInput)
+    invite = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def recruitment(self) -> dict[str, str]:
-        """The ids that were given; the service trims them to what the model stores."""
+        """Prolific's ids that were given; admission refuses ids longer than it stores."""
         if not self.is_valid():
             return {}
-        return {key: value for key, value in self.cleaned_data.items() if value}
+        data = self.cleaned_data
+        return {key: data[key] for key in ("PROLIFIC_PID", "STUDY_ID", "SESSION_ID") if data[key]}
+
+    def invite_code(self) -> str:
+        return self.cleaned_data.get("invite", "") if self.is_valid() else ""
 
 
 def _choices(*labels: str) -> list[tuple[str, str]]:
@@ -108,6 +114,16 @@ class CardForm(forms.Form):
     def card_fields(self) -> dict:
         keys = ("title", "description", "policies", "context")
         return {key: self.cleaned_data[key] for key in keys}
+
+    def has_substance(self) -> bool:
+        """For confirming: says what a card of junk ("." or "a b") lacks, as form errors."""
+        data = self.cleaned_data
+        problems = card_substance_problems(
+            title=data["title"], description=data["description"], policies=data["policies"]
+        )
+        for problem in problems:
+            self.add_error(None, problem)
+        return not problems
 
 
 ANSWER_CHOICES = [

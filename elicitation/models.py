@@ -17,6 +17,11 @@ class Study(models.Model):
         OPEN = "open", "Open"
         CLOSED = "closed", "Closed"
 
+    class Admission(models.TextChoices):
+        OPEN_LINK = "open", "Open link (anyone with the address)"
+        PROLIFIC = "prolific", "Prolific only"
+        INVITE = "invite", "Invite links"
+
     slug = models.SlugField(unique=True)
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -39,6 +44,26 @@ class Study(models.Model):
     )
     tokens_spent = models.PositiveBigIntegerField(
         default=0, editable=False, help_text="Running total of LLM tokens, in and out."
+    )
+    admission = models.CharField(
+        max_length=10,
+        choices=Admission.choices,
+        default=Admission.OPEN_LINK,
+        help_text="Who may join: anyone with the link, Prolific participants, or invitees.",
+    )
+    prolific_study_id = models.CharField(
+        max_length=64,
+        blank=True,
+        verbose_name="Prolific STUDY_ID",
+        help_text="Prolific only: the STUDY_ID that Prolific adds to the study link.",
+    )
+    completion_min_messages = models.PositiveSmallIntegerField(
+        default=2,
+        help_text="Messages a participant must write in an interview for its card to count.",
+    )
+    completion_min_votes = models.PositiveSmallIntegerField(
+        default=3,
+        help_text="Votes needed to complete, when there are comparisons to vote on.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -91,6 +116,10 @@ class Participant(models.Model):
     client_hash = models.CharField(
         max_length=32, blank=True, db_index=True, help_text="Keyed hash of the client address."
     )
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    pid_released = models.BooleanField(
+        default=False, help_text="The next browser with this Prolific PID takes the record over."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -102,6 +131,28 @@ class Participant(models.Model):
     @property
     def is_recruited(self) -> bool:
         return bool(self.prolific_pid)
+
+
+def new_invite_token() -> str:
+    return secrets.token_urlsafe(18)
+
+
+class Invite(models.Model):
+    """A single-use admission to an invite-only study, consumed by the first browser to use it."""
+
+    study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="invites")
+    token = models.CharField(max_length=32, unique=True, default=new_invite_token)
+    participant = models.OneToOneField(
+        Participant, null=True, blank=True, on_delete=models.SET_NULL, related_name="invite"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"invite {self.pk} ({'used' if self.used_at else 'unused'})"
 
 
 class Interview(models.Model):

@@ -13,7 +13,9 @@ Server -> client frames:
     reply_end   the reply is stored; `complete` is false when the stream was cut off
     card        the interviewer proposed a values card; `url` is the review page
     fallback    the LLM cannot be used; `url` is the guided form that still yields a card
-    error       {"code", "message", "retryable"}; the interview state did not change
+    error       {"code", "message", "retryable"}; the interview state did not change.
+                "study_closed", "withdrawn", "not_consented": the participant may not write
+                any more; nothing was stored and the interviewer was not asked
     pong
 """
 

@@ -9,6 +9,7 @@ from moralgraph.core import GLOBAL_SECTION, ValuePosition, section_key, value_po
 from moralgraph.models import CanonicalValue, CardLink, GraphBuild, UpgradeHypothesis
 from moralgraph.selectors import graph_build_sections, latest_graph_build
 
+from . import completion
 from .dialogue import Turn
 from .models import (
     Context,
@@ -83,6 +84,37 @@ def participant_open_interview(participant: Participant) -> Interview | None:
 def participant_confirmed_cards(participant: Participant) -> list[ValuesCard]:
     return list(
         participant.cards.filter(status=ValuesCard.Status.CONFIRMED).select_related("context")
+    )
+
+
+def participant_completion_missing(participant: Participant) -> list[str]:
+    """What the participant still has to do for the study to count them as done (empty: done)."""
+    study = participant.study
+    cards = [_card_work(card) for card in participant_confirmed_cards(participant)]
+    drawn = participant.impressions.filter(hypothesis__isnull=False).count()
+    needed = completion.votes_needed(
+        min_votes=study.completion_min_votes,
+        in_reach=participant_votes_in_reach(participant),
+        drawn=drawn,
+    )
+    return completion.completion_missing(
+        cards=cards,
+        min_messages=study.completion_min_messages,
+        votes=participant.votes.count(),
+        needed=needed,
+    )
+
+
+def _card_work(card: ValuesCard) -> completion.CardWork:
+    interview = card.interview
+    messages = interview.messages.filter(role=Message.Role.USER) if interview else None
+    return completion.CardWork(
+        has_substance=not completion.card_substance_problems(
+            title=card.title, description=card.description, policies=list(card.policies)
+        ),
+        participant_messages=messages.count() if messages is not None else 0,
+        guided=card.source == ValuesCard.Source.GUIDED,
+        interviewer_failed=bool(interview and interview.llm_calls.exclude(error="").exists()),
     )
 
 

@@ -9,6 +9,8 @@ from django.db.models import F
 from django.utils import timezone
 
 from . import pairing, selectors
+from .access import participant_write_check, study_open_check
+from .admission import recruitment_fields
 from .models import (
     Context,
     Impression,
@@ -19,6 +21,7 @@ from .models import (
     Study,
     ValuesCard,
     WisdomVote,
+    new_participant_token,
 )
 
 OPENING_TEMPLATE = (
@@ -27,33 +30,26 @@ OPENING_TEMPLATE = (
     "What do you think the chatbot should pay attention to when it answers? "
     "There are no wrong answers; a personal story or example helps a lot."
 )
-PROLIFIC_FIELDS = {
-    "PROLIFIC_PID": "prolific_pid",
-    "STUDY_ID": "prolific_study_id",
-    "SESSION_ID": "prolific_session_id",
-}
 
 
 def participant_start(
     *, study: Study, recruitment: dict[str, str] | None = None, client_hash: str = ""
 ) -> Participant:
-    """A new participant; a Prolific participant coming back gets their earlier record."""
-    fields = {
-        field: str(value)[:64]
-        for key, field in PROLIFIC_FIELDS.items()
-        if (value := (recruitment or {}).get(key))
-    }
-    pid = fields.get("prolific_pid")
-    if pid:
-        existing = Participant.objects.filter(study=study, prolific_pid=pid).first()
-        if existing:
-            return existing
+    """A new participant, for trusted callers (simulation, seeding, tests). Browsers join
+    through `admission.participant_admit`, which applies the study's admission rules."""
+    fields = recruitment_fields(recruitment or {})
     return Participant.objects.create(study=study, client_hash=client_hash, **fields)
 
 
 def participant_consent(*, participant: Participant, agreed: bool) -> Participant:
+    """Agree (in an open study), or decline; declining after agreeing withdraws."""
+    if not agreed and participant.consented_at:
+        return participant_withdraw(participant=participant)
     now = timezone.now()
     if agreed:
+        study_open_check(participant.study)
+        if participant.withdrawn_at:
+            participant_write_check(participant)  # refuses: withdrawn for good
         participant.consented_at = participant.consented_at or now
         participant.declined_at = None
     else:
@@ -62,21 +58,59 @@ def participant_consent(*, participant: Participant, agreed: bool) -> Participan
     return participant
 
 
+def participant_withdraw(*, participant: Participant) -> Participant:
+    """Delete what the participant gave us and end their session for good.
+
+    Interviews (with their messages and cards), cards, votes, impressions, demographics,
+    feedback and recruitment ids go; the row stays, empty, so withdrawals can be counted and
+    later writes refused. A new token makes every cookie that named them worthless.
+    """
+    with transaction.atomic():
+        participant.interviews.all().delete()
+        participant.cards.all().delete()
+        participant.votes.all().delete()
+        participant.impressions.all().delete()
+        now = timezone.now()
+        participant.demographics, participant.feedback = {}, {}
+        participant.prolific_pid = participant.prolific_study_id = ""
+        participant.prolific_session_id = participant.external_id = ""
+        participant.consented_at, participant.completed_at = None, None
+        participant.declined_at = participant.withdrawn_at = now
+        participant.token = new_participant_token()
+        participant.save()
+    return participant
+
+
 def participant_demographics_save(*, participant: Participant, answers: dict) -> Participant:
+    participant_write_check(participant)
     participant.demographics = {k: v for k, v in answers.items() if v not in ("", None)}
     participant.save(update_fields=["demographics"])
     return participant
 
 
 def participant_complete(*, participant: Participant) -> Participant:
+    """Mark the work done; refused (CompletionRefused) while the study's rules are unmet."""
+    participant_write_check(participant)
+    missing = selectors.participant_completion_missing(participant)
+    if missing:
+        raise CompletionRefused(missing)
     if participant.completed_at is None:
         participant.completed_at = timezone.now()
         participant.save(update_fields=["completed_at"])
     return participant
 
 
+class CompletionRefused(Exception):
+    """The study's rules for a completion are not met yet; `missing` says what, for display."""
+
+    def __init__(self, missing: list[str]) -> None:
+        super().__init__(" ".join(missing))
+        self.missing = missing
+
+
 def interview_start(*, participant: Participant, question: Question) -> Interview:
     """The participant's interview on `question`, opened with the interviewer's greeting."""
+    participant_write_check(participant)
     with transaction.atomic():
         interview, created = Interview.objects.get_or_create(
             participant=participant,
@@ -96,6 +130,7 @@ def interview_message_add(
     *, interview: Interview, client_id: str, content: str
 ) -> tuple[Message, bool]:
     """Store a participant message once per client_id; a replay returns the stored one."""
+    participant_write_check(interview.participant)
     try:
         with transaction.atomic():
             message = Message.objects.create(
@@ -183,6 +218,7 @@ def card_draft_save(
     changed_by: str = "interviewer",
 ) -> ValuesCard:
     """Create the interview's draft card, or revise it keeping the earlier version in history."""
+    participant_write_check(interview.participant)
     study = interview.participant.study
     with transaction.atomic():
         context_obj = context_get_or_create(study=study, name=context, question=interview.question)
@@ -211,6 +247,7 @@ def card_edit(
     *, card: ValuesCard, title: str, description: str, policies: list[str], context: str
 ) -> ValuesCard:
     """The participant's edits; a change keeps the previous version in the card's history."""
+    _card_write_check(card)
     new = {"title": title, "description": description, "policies": policies, "context": context}
     if new == card.snapshot():
         return card
@@ -223,6 +260,7 @@ def card_edit(
 
 
 def card_confirm(*, card: ValuesCard) -> ValuesCard:
+    _card_write_check(card)
     with transaction.atomic():
         if card.status != ValuesCard.Status.CONFIRMED:
             card.status = ValuesCard.Status.CONFIRMED
@@ -235,6 +273,11 @@ def card_confirm(*, card: ValuesCard) -> ValuesCard:
                 status=Interview.Status.COMPLETED, updated_at=timezone.now()
             )
     return card
+
+
+def _card_write_check(card: ValuesCard) -> None:
+    if card.participant_id:
+        participant_write_check(card.participant)
 
 
 def _dedupe_later(card_id: int) -> None:
@@ -263,6 +306,7 @@ def votes_draw(*, participant: Participant, rng: random.Random | None = None) ->
     nothing new is logged. Otherwise `pairing.choose` picks a fresh draw (empty when nothing is
     left) from the study's vote counts, read in one query.
     """
+    participant_write_check(participant)
     with transaction.atomic():
         # Two tabs drawing at once: the second waits here, then finds the first one's draw.
         list(Participant.objects.select_for_update().filter(pk=participant.pk).values("pk"))
@@ -297,6 +341,7 @@ def vote_record(
     The first answer stands: a double submit, a replay or a second tab gets the stored vote
     back with created=False. Raises VoteRefused for a hypothesis never shown to them.
     """
+    participant_write_check(participant)
     if answer not in WisdomVote.Answer.values:
         raise VoteRefused("Please choose one of the four answers.")
     if len(reason) > settings.MGE_MESSAGE_MAX_CHARS:
@@ -321,6 +366,7 @@ def vote_record(
 
 def participant_feedback_save(*, participant: Participant, answers: dict) -> Participant:
     """The closing questions' answers; skipped ones are left out."""
+    participant_write_check(participant)
     kept = {key: value for key, value in answers.items() if value not in ("", None)}
     participant.feedback = {**kept, "submitted_at": timezone.now().isoformat()}
     participant.save(update_fields=["feedback"])

@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
-from . import access, clientaddr, selectors, services, throttle
+from . import access, admission, clientaddr, selectors, services, throttle
 from .forms import CardForm, ConsentForm, DemographicsForm, FeedbackForm, VoteForm
 from .models import Interview, Participant, Study, ValuesCard
 
@@ -22,14 +22,6 @@ from .models import Interview, Participant, Study, ValuesCard
 def _participant_in(request: HttpRequest, study: Study) -> Participant | None:
     participant = access.participant_for_request(request)
     if participant is None or participant.study_id != study.pk:
-        return None
-    return participant
-
-
-def _landing_participant(request: HttpRequest, study: Study, pid: str) -> Participant | None:
-    """The cookie's participant, unless the link names another Prolific participant."""
-    participant = _participant_in(request, study)
-    if participant and pid and participant.prolific_pid != pid[:64]:
         return None
     return participant
 
@@ -66,31 +58,74 @@ def _not_open(request: HttpRequest, study: Study) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def landing(request: HttpRequest, slug: str) -> HttpResponse:
     study = get_object_or_404(Study, slug=slug)
+    current = _participant_in(request, study)
+    if request.method == "POST" and request.POST.get("decision") != "agree" and current:
+        return _decline(study, current)  # withdrawing is allowed even once the study closed
     if not study.is_open:
         return _not_open(request, study)
     form = ConsentForm(request.POST if request.method == "POST" else request.GET)
-    recruitment = form.recruitment()
-    participant = _landing_participant(request, study, recruitment.get("PROLIFIC_PID", ""))
     if request.method == "GET":
-        if participant and participant.consented_at:
-            return redirect(_resume_url(participant))
-        return render(request, "elicitation/landing.html", {"study": study, "form": form})
-    participant = participant or services.participant_start(
-        study=study,
-        recruitment=recruitment,
-        client_hash=clientaddr.client_hash(clientaddr.client_address(request)),
-    )
-    agreed = request.POST.get("decision") == "agree"
-    services.participant_consent(participant=participant, agreed=agreed)
-    response = redirect(_resume_url(participant) if agreed else _url("declined", study))
+        return _landing_page(request, study, form, current)
+    try:
+        participant = admission.participant_admit(
+            study=study,
+            recruitment=form.recruitment(),
+            invite_code=form.invite_code(),
+            current=current,
+            client_hash=clientaddr.client_hash(clientaddr.client_address(request)),
+        )
+    except admission.AdmissionRefused as refused:
+        return _not_admitted(request, study, refused.code)
+    if request.POST.get("decision") != "agree":
+        return _decline(study, participant)
+    services.participant_consent(participant=participant, agreed=True)
+    response = redirect(_resume_url(participant))
     access.remember_participant(response, participant)
+    return response
+
+
+def _landing_page(
+    request: HttpRequest, study: Study, form: ConsentForm, current: Participant | None
+) -> HttpResponse:
+    pid = form.recruitment().get("PROLIFIC_PID", "")
+    if current and current.consented_at and current.prolific_pid == pid:
+        return redirect(_resume_url(current))
+    refusal = admission.visit_refusal(
+        study=study, recruitment=form.recruitment(), invite_code=form.invite_code()
+    )
+    if refusal and not current:
+        return _not_admitted(request, study, refusal)
+    return render(request, "elicitation/landing.html", {"study": study, "form": form})
+
+
+def _not_admitted(request: HttpRequest, study: Study, code: str) -> HttpResponse:
+    status = 429 if code == "too_many" else 403
+    context = {"study": study, "code": code, "message": admission.REFUSALS[code]}
+    return render(request, "elicitation/not_admitted.html", context, status=status)
+
+
+def _decline(study: Study, participant: Participant) -> HttpResponse:
+    """Decline; after agreeing, withdraw: their data is deleted and their cookie forgotten."""
+    withdrawing = participant.consented_at is not None
+    recruited = participant.is_recruited
+    services.participant_consent(participant=participant, agreed=False)
+    query = "?" + urlencode({"withdrawn": int(withdrawing), "recruited": int(recruited)})
+    response = redirect(_url("declined", study) + query)
+    if withdrawing:
+        access.forget_participant(response)
+    else:
+        access.remember_participant(response, participant)
     return response
 
 
 def declined(request: HttpRequest, slug: str) -> HttpResponse:
     study = get_object_or_404(Study, slug=slug)
     participant = _participant_in(request, study)
-    context = {"study": study, "recruited": bool(participant and participant.is_recruited)}
+    recruited = request.GET.get("recruited") == "1" or bool(
+        participant and participant.is_recruited
+    )
+    withdrawn = request.GET.get("withdrawn") == "1"
+    context = {"study": study, "recruited": recruited, "withdrawn": withdrawn}
     return render(request, "elicitation/declined.html", context)
 
 
@@ -188,11 +223,12 @@ def card(request: HttpRequest, pk: int) -> HttpResponse:
     form = CardForm(request.POST) if request.method == "POST" else CardForm.for_card(card)
     if form.is_valid():
         services.card_edit(card=card, **form.card_fields())
-        if "confirm" in request.POST:
+        if "confirm" in request.POST and form.has_substance():
             services.card_confirm(card=card)
             return redirect(_after_card_url(interview.participant))
-        messages.success(request, "Your changes are saved.")
-        return redirect("elicitation:card", pk=interview.pk)
+        if "confirm" not in request.POST:
+            messages.success(request, "Your changes are saved.")
+            return redirect("elicitation:card", pk=interview.pk)
     context = {
         "study": study,
         "interview": interview,
@@ -307,14 +343,18 @@ def completion_redirect_url(study: Study) -> str:
 
 
 def done(request: HttpRequest, slug: str) -> HttpResponse:
+    """The completion code and redirect, only once the server counts the work as done."""
     study = get_object_or_404(Study, slug=slug)
     participant = _consented(request, study)
     if participant is None:
         return redirect(_url("landing", study))
-    cards = selectors.participant_confirmed_cards(participant)
-    if not cards:
-        return redirect(_url("start", study))
-    services.participant_complete(participant=participant)
+    if participant.completed_at is None:
+        try:
+            services.participant_complete(participant=participant)
+        except services.CompletionRefused as refused:
+            context = {"study": study, "missing": refused.missing}
+            return render(request, "elicitation/not_done.html", context, status=403)
     if participant.is_recruited and study.completion_url:
         return redirect(completion_redirect_url(study))
+    cards = selectors.participant_confirmed_cards(participant)
     return render(request, "elicitation/done.html", {"study": study, "cards": cards})

@@ -35,6 +35,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "elicitation.middleware.WriteRefusedMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -157,6 +158,8 @@ MGE_VOTES_PER_DRAW = env_int("MGE_VOTES_PER_DRAW", 5)
 MGE_VOTE_RATE_PER_MINUTE = env_int("MGE_VOTE_RATE_PER_MINUTE", 30)
 # Reverse proxies in front of the app that append to X-Forwarded-For (nginx: 1). 0 trusts none.
 MGE_TRUSTED_PROXY_COUNT = env_int("MGE_TRUSTED_PROXY_COUNT", 0)
+# New participants one client address may create per study and hour on an open link.
+MGE_ADMISSIONS_PER_CLIENT_PER_HOUR = env_int("MGE_ADMISSIONS_PER_CLIENT_PER_HOUR", 5)
 MGE_PARTICIPANT_COOKIE = "mge_participant"
 MGE_PARTICIPANT_COOKIE_MAX_AGE = 60 * 60 * 24 * 60
 

@@ -45,6 +45,13 @@ def interview(participant, question) -> Interview:
     return services.interview_start(participant=participant, question=question)
 
 
+def chatted(interview: Interview, messages: int = 2) -> Interview:
+    """The participant's own messages, enough for the study to count the interview's card."""
+    for n in range(messages):
+        services.interview_message_add(interview=interview, client_id=f"m{n}", content="I see.")
+    return interview
+
+
 @pytest.fixture
 def me(participant) -> Client:
     return client_for(participant)
@@ -230,8 +237,13 @@ def test_another_participant_cannot_open_my_pages(page, interview, other_partici
 
 def test_card_text_is_escaped_on_every_page(me, study, interview):
     services.interview_message_add(interview=interview, client_id="c1", content=XSS)
+    chatted(interview)
     card = draft_card(
-        interview, title=XSS, description=XSS, policies=[XSS, f"MOMENTS {XSS}"], context=XSS
+        interview,
+        title=XSS,
+        description=f"{XSS} is what matters here, always.",
+        policies=[XSS, f"MOMENTS {XSS}", f"CHOICES {XSS}"],
+        context=XSS,
     )
     services.card_confirm(card=card)
 
@@ -294,7 +306,7 @@ def test_an_invalid_edit_shows_the_problems_and_changes_nothing(me, interview):
 
 
 def test_confirming_the_card_completes_the_interview(me, study, interview, participant):
-    card = draft_card(interview)
+    card = draft_card(chatted(interview))
 
     response = me.post(url("card", pk=interview.pk), {**GOOD_CARD, "confirm": "1"}, follow=True)
 
@@ -322,7 +334,7 @@ def test_a_confirmed_card_cannot_be_edited(me, interview):
 def test_a_prolific_participant_is_sent_to_the_completion_url(study, interview, participant):
     participant.prolific_pid = "pid-123"
     participant.save()
-    services.card_confirm(card=draft_card(interview))
+    services.card_confirm(card=draft_card(chatted(interview)))
 
     response = client_for(participant).get(url("done", slug=study.slug))
 
@@ -336,19 +348,22 @@ def test_the_completion_code_is_added_when_the_url_lacks_one(study, interview, p
     study.completion_url = "https://app.prolific.example/submissions/complete"
     study.completion_code = "C0DE"
     study.save()
-    services.card_confirm(card=draft_card(interview))
+    services.card_confirm(card=draft_card(chatted(interview)))
 
     response = client_for(participant).get(url("done", slug=study.slug))
 
     assert response["Location"] == "https://app.prolific.example/submissions/complete?cc=C0DE"
 
 
-def test_the_thank_you_page_needs_a_confirmed_card(me, study, interview):
-    draft_card(interview)
+def test_the_thank_you_page_needs_a_confirmed_card(me, study, interview, participant):
+    draft_card(chatted(interview))
 
     response = me.get(url("done", slug=study.slug))
 
-    assert response["Location"] == url("start", slug=study.slug)
+    assert response.status_code == 403
+    assert "Please finish your values card" in response.content.decode()
+    participant.refresh_from_db()
+    assert participant.completed_at is None
 
 
 # --- Guided form ---

@@ -594,6 +594,8 @@ def test_card_confirm_votes_results_and_done_in_one_journey(
 ):
     settings.MGE_VOTES_PER_DRAW = 3
     interview = services.interview_start(participant=participant, question=question)
+    for n in range(study.completion_min_messages):
+        services.interview_message_add(interview=interview, client_id=f"m{n}", content="Yes.")
     services.card_draft_save(interview=interview, **CARD)
     context = Context.objects.get(name=CONTEXT)
     values = [value(study, t) for t in ("One", "Two", "Three", "Four")]
