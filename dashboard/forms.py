@@ -18,6 +18,10 @@ STUDY_SETTINGS = (
     "completion_url",
     "completion_code",
     "token_budget",
+    "admission",
+    "prolific_study_id",
+    "completion_min_messages",
+    "completion_min_votes",
 )
 
 
@@ -51,6 +55,13 @@ class StudyForm(forms.ModelForm):
         if Study.objects.filter(slug=slug).exists():
             raise forms.ValidationError(slug_taken_message(slug))
         return slug
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        prolific = cleaned.get("admission") == Study.Admission.PROLIFIC
+        if prolific and not cleaned.get("prolific_study_id"):
+            self.add_error("prolific_study_id", "Prolific-only studies need Prolific's STUDY_ID.")
+        return cleaned
 
     def study_fields(self) -> StudyFields:
         return StudyFields(**{name: self.cleaned_data[name] for name in STUDY_SETTINGS})

@@ -21,6 +21,7 @@ def study_progress(study: Study) -> dict[str, Any]:
         consented=Count("id", filter=Q(consented_at__isnull=False)),
         declined=Count("id", filter=Q(declined_at__isnull=False)),
         completed=Count("id", filter=Q(completed_at__isnull=False)),
+        withdrawn=Count("id", filter=Q(withdrawn_at__isnull=False)),
     )
     interviews = _counts_by(Interview.objects.filter(question__study=study), "status")
     cards = _counts_by(ValuesCard.objects.filter(study=study), "status")

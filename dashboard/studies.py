@@ -29,6 +29,10 @@ class StudyFields(TypedDict, total=False):
     completion_url: str
     completion_code: str
     token_budget: int | None
+    admission: str
+    prolific_study_id: str
+    completion_min_messages: int
+    completion_min_votes: int
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,13 @@
 """The organizer dashboard, under /dashboard/. Each feature's module lists its own routes."""
 
-from .views import exports, graph, jobs, overview, studies, transcripts, values
+from .views import admission, exports, graph, jobs, overview, studies, transcripts, values
 
 app_name = "dashboard"
 
 urlpatterns = [
     *overview.urls,
     *studies.urls,
+    *admission.urls,
     *transcripts.urls,
     *values.urls,
     *jobs.urls,
