@@ -18,8 +18,10 @@ REAL_CARD = {
     ],
     "context": "When the user is facing a hard personal decision",
 }
+# Passes the card's format checks (2-8 title words, 3-8 policies, a "When" context): dots and
+# single letters, as the attacker sent them.
 JUNK_CARD_FORM = {
-    "title": ".",
+    "title": ". . .",
     "description": "a b",
     "context": "When x",
     "policies": "a\nb\nc",
