@@ -25,6 +25,9 @@ STUDY_SETTINGS = (
 )
 
 
+DEFAULTED_SETTINGS = ("admission", "completion_min_messages", "completion_min_votes")
+
+
 class StudyForm(forms.ModelForm):
     """The study's settings; the slug (its public address) is only chosen at creation."""
 
@@ -49,6 +52,23 @@ class StudyForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             del self.fields["slug"]
+        for name in DEFAULTED_SETTINGS:  # left out of a post: the study keeps its value
+            self.fields[name].required = False
+
+    def _kept(self, name: str):
+        value = self.cleaned_data.get(name)
+        if value in (None, ""):
+            return getattr(self.instance, name)
+        return value
+
+    def clean_admission(self) -> str:
+        return self._kept("admission")
+
+    def clean_completion_min_messages(self) -> int:
+        return self._kept("completion_min_messages")
+
+    def clean_completion_min_votes(self) -> int:
+        return self._kept("completion_min_votes")
 
     def clean_slug(self) -> str:
         slug = self.cleaned_data["slug"]
