@@ -92,6 +92,8 @@ def app_server(tmp_path_factory, fake_llm) -> Iterator[dict]:
         # Eager Celery would load the embedding model inside the confirm request; dedupe has
         # its own integration tests.
         "MGE_DEDUPE_ON_CONFIRM": "false",
+        # Every browser here comes from 127.0.0.1; the per-client throttle has its own tests.
+        "MGE_ADMISSIONS_PER_CLIENT_PER_HOUR": "1000",
     }
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0"], env=env, check=True, cwd=ROOT)

@@ -177,6 +177,7 @@ SEED_HYPOTHESES = """
 from elicitation.models import Context, Study
 from moralgraph.models import CanonicalValue, UpgradeHypothesis
 study = Study.objects.get(slug="demo")
+Study.objects.filter(pk=study.pk).update(completion_min_messages=0)  # this card is by form
 context, _ = Context.objects.get_or_create(study=study, name="When someone asks for advice")
 titles = ["Quoting The Rules", "Laying Out Options", "Listening First", "Trusting Her"]
 values = [
@@ -193,7 +194,9 @@ for a, b in zip(values, values[1:]):
     )
 """
 UNSEED_HYPOTHESES = """
+from elicitation.models import Study
 from moralgraph.models import CanonicalValue
+Study.objects.filter(slug="demo").update(completion_min_messages=2)
 CanonicalValue.objects.filter(external_id__startswith="e2e-").delete()
 """
 
