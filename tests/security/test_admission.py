@@ -162,6 +162,28 @@ def test_another_browser_with_the_same_pid_gets_nothing_of_the_first_person(prol
     assert Participant.objects.filter(study=prolific_study).count() == 1
 
 
+def test_a_pid_on_an_open_link_binds_to_its_first_browser_too(study, question):
+    first = browser(address="192.0.2.44")
+    consent(first, study, PROLIFIC_PID="victim-pid")
+    victim = Participant.objects.get(prolific_pid="victim-pid")
+    services.participant_demographics_save(participant=victim, answers={"country": "Iceland"})
+
+    response = consent(browser(address=ATTACKER), study, PROLIFIC_PID="victim-pid")
+
+    assert response.status_code == 403 and "Iceland" not in response.content.decode()
+    assert django_settings.MGE_PARTICIPANT_COOKIE not in response.cookies
+    assert consent(first, study, PROLIFIC_PID="victim-pid").status_code == 302
+
+
+def test_two_long_pids_on_an_open_link_never_collide(study):
+    consent(browser(address="192.0.2.1"), study, PROLIFIC_PID="p" * 64 + "-first")
+
+    second = consent(browser(address=ATTACKER), study, PROLIFIC_PID="p" * 64 + "-second")
+
+    assert second.status_code == 403
+    assert not Participant.objects.filter(prolific_pid__startswith="ppp").exists()
+
+
 def test_a_pid_longer_than_the_field_is_refused_not_cut_into_a_collision(prolific_study):
     long_pid = "p" * 64
     consent(browser(address="192.0.2.1"), prolific_study, **prolific(long_pid))
