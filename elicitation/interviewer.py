@@ -12,6 +12,7 @@ from django.conf import settings
 from django.urls import reverse
 
 from . import selectors, services
+from .access import WriteRefused
 from .asyncdb import db
 from .dialogue import (
     CARD_SHOWN_NOTE,
@@ -28,6 +29,7 @@ from .llm.errors import LLMError, LLMOutputInvalid, LLMStreamInterrupted
 from .llm.prompts import fence, render
 from .llm.schemas import SUBMIT_VALUES_CARD_TOOL, parse_values_card
 from .models import Interview
+from .protocol import error_frame
 
 logger = logging.getLogger(__name__)
 Send = Callable[[dict], Awaitable[None]]
@@ -47,6 +49,8 @@ async def interviewer_turn(interview: Interview, send: Send) -> None:
         await _answer(interview, send, partial)
     except TurnFailed as failed:
         await _report_failure(interview, send, failed.error)
+    except WriteRefused as refused:  # e.g. the study closed while the model was answering
+        await send(error_frame(refused.code, refused.message))
     except asyncio.CancelledError:
         if partial:
             await _save_reply(interview, "".join(partial), complete=False)

@@ -217,6 +217,7 @@
         setBusy(false);
       }
       showError(frame.message, frame.retryable);
+      if (frame.code === "study_closed" || frame.code === "withdrawn") closeComposer();
     },
     pong: function () {},
   };

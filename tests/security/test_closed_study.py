@@ -4,6 +4,8 @@ Each replay closes the study under a live session, tries one write path, and che
 "closed" answer and that nothing was stored (and, over the socket, that no LLM was called).
 """
 
+import json
+
 import pytest
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
@@ -158,3 +160,34 @@ async def test_a_closed_study_refuses_chat_and_retries_without_calling_the_llm(
     assert messages == ["assistant", "user"]
     assert fake_llm.requests == []
     await socket.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_card_proposed_after_the_study_closed_is_not_stored(
+    participant, question, fake_llm, llm_settings, monkeypatch
+):
+    from elicitation.interviewer import interviewer_turn
+    from elicitation.models import ValuesCard
+    from tests.fakes.openai_server import SAMPLE_CARD, ToolCallReply
+
+    interview = await database_sync_to_async(services.interview_start)(
+        participant=participant, question=question
+    )
+    await database_sync_to_async(chat)(interview, 2)
+    fake_llm.script(ToolCallReply("submit_values_card", json.dumps(SAMPLE_CARD)))
+    save = services.card_draft_save
+
+    def closing_first(**fields):  # the organizer closes while the model is answering
+        close(participant.study)
+        return save(**fields)
+
+    monkeypatch.setattr(services, "card_draft_save", closing_first)
+    frames: list[dict] = []
+
+    async def send(frame: dict) -> None:
+        frames.append(frame)
+
+    await interviewer_turn(interview, send)
+
+    assert frames[-1]["type"] == "error" and frames[-1]["code"] == "study_closed"
+    assert not await database_sync_to_async(ValuesCard.objects.exists)()
