@@ -6,6 +6,7 @@ app_name = "elicitation"
 urlpatterns = [
     path("s/<slug:slug>/", views.landing, name="landing"),
     path("s/<slug:slug>/declined/", views.declined, name="declined"),
+    path("s/<slug:slug>/withdraw/", views.withdraw, name="withdraw"),
     path("s/<slug:slug>/about-you/", views.demographics, name="demographics"),
     path("s/<slug:slug>/start/", views.start, name="start"),
     path("s/<slug:slug>/vote/", views.vote, name="vote"),

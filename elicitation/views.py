@@ -129,6 +129,14 @@ def declined(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "elicitation/declined.html", context)
 
 
+def withdraw(request: HttpRequest, slug: str) -> HttpResponse:
+    """Asks a consented participant to confirm; the form declines on the landing page."""
+    study = get_object_or_404(Study, slug=slug)
+    if _consented(request, study) is None:
+        return redirect(_url("landing", study))
+    return render(request, "elicitation/withdraw.html", {"study": study})
+
+
 @require_http_methods(["GET", "POST"])
 def demographics(request: HttpRequest, slug: str) -> HttpResponse:
     study = get_object_or_404(Study, slug=slug)

@@ -126,3 +126,19 @@ def test_the_overview_counts_withdrawals(staff, study, engaged, other_participan
 
     assert page.context["progress"]["participants"]["withdrawn"] == 1
     assert "withdrew" in page.content.decode()
+
+
+def test_a_participant_finds_withdrawal_from_the_chat_and_confirms_it(study, engaged):
+    me = browser(engaged)
+    interview = services.interview_start(
+        participant=engaged, question=study.questions.create(title="more", text="And this?")
+    )
+
+    chat_page = me.get(interview.get_absolute_url()).content.decode()
+    confirm_page = me.get(url("withdraw", slug=study.slug)).content.decode()
+    decline(me, study)
+
+    assert url("withdraw", slug=study.slug) in chat_page
+    assert "we delete everything you gave us" in confirm_page
+    engaged.refresh_from_db()
+    assert engaged.withdrawn_at is not None and not Interview.objects.exists()
