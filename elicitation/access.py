@@ -30,8 +30,9 @@ REFUSALS = {
 
 
 def write_refusal(*, state: str, consented: bool, withdrawn: bool) -> str | None:
-    """Why a participant in this position may not write, or None when they may."""
-    if state != Study.State.OPEN:
+    """Why a participant in this position may not write, or None when they may. A draft study
+    admits nobody, so its only participants are simulated ones, which may write."""
+    if state == Study.State.CLOSED:
         return STUDY_CLOSED
     if withdrawn:
         return WITHDRAWN
@@ -57,9 +58,11 @@ def participant_write_check(participant: Participant) -> None:
         raise WriteRefused(code, REFUSALS[code])
 
 
-def study_open_check(study: Study) -> None:
-    """Raise WriteRefused unless the study, read fresh, is open (for consent and admission)."""
-    if not Study.objects.filter(pk=study.pk, state=Study.State.OPEN).exists():
+def study_open_check(study: Study, *, drafts: bool = False) -> None:
+    """Raise WriteRefused unless the study, read fresh, is open (or, with `drafts`, a draft):
+    admission needs an open study; consent also takes a draft's simulated participants."""
+    states = [Study.State.OPEN, Study.State.DRAFT] if drafts else [Study.State.OPEN]
+    if not Study.objects.filter(pk=study.pk, state__in=states).exists():
         raise WriteRefused(STUDY_CLOSED, REFUSALS[STUDY_CLOSED])
 
 

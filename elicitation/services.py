@@ -47,7 +47,7 @@ def participant_consent(*, participant: Participant, agreed: bool) -> Participan
         return participant_withdraw(participant=participant)
     now = timezone.now()
     if agreed:
-        study_open_check(participant.study)
+        study_open_check(participant.study, drafts=True)
         if participant.withdrawn_at:
             participant_write_check(participant)  # refuses: withdrawn for good
         participant.consented_at = participant.consented_at or now

@@ -191,3 +191,17 @@ async def test_a_card_proposed_after_the_study_closed_is_not_stored(
 
     assert frames[-1]["type"] == "error" and frames[-1]["code"] == "study_closed"
     assert not await database_sync_to_async(ValuesCard.objects.exists)()
+
+
+def test_a_draft_study_admits_nobody_but_its_simulated_participants_may_write(study, question):
+    Study.objects.filter(pk=study.pk).update(state=Study.State.DRAFT)
+    study.refresh_from_db()
+
+    page = browser().post(url("landing", slug=study.slug), {"decision": "agree"})
+    simulated = services.participant_consent(
+        participant=services.participant_start(study=study), agreed=True
+    )
+    services.interview_start(participant=simulated, question=question)
+
+    assert "This study is not open" in page.content.decode()
+    assert list(Participant.objects.filter(study=study)) == [simulated]
