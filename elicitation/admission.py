@@ -104,7 +104,7 @@ def participant_admit(
     _mode_check(study, fields, invite_code)
     with transaction.atomic():
         # One admission at a time per study: the PID, invite and throttle checks cannot race.
-        Study.objects.select_for_update().filter(pk=study.pk).exists()
+        list(Study.objects.select_for_update().filter(pk=study.pk).values("pk"))
         if pid:
             existing = Participant.objects.filter(study=study, prolific_pid=pid).first()
             if existing is not None:
