@@ -77,7 +77,8 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
                     return
             elif not await db(_awaits_reply)(self.interview):
                 raise ClientError("nothing_to_retry", "There is nothing to retry.")
-        except ClientError:
+        except BaseException:
+            # Whatever went wrong (a refusal, a database fault), the next message may try again.
             await self.release_turn()
             raise
         self.turn_open = True

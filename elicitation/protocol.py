@@ -13,13 +13,17 @@ Server -> client frames:
     reply_end   the reply is stored; `complete` is false when the stream was cut off
     card        the interviewer proposed a values card; `url` is the review page
     fallback    the LLM cannot be used; `url` is the guided form that still yields a card
-    error       {"code", "message", "retryable"}; the interview state did not change
+    error       {"code", "message", "retryable"}; the interview state did not change.
+                Text refused by the hygiene gate (elicitation/hygiene.py): "bad_text" (lone
+                surrogates, NUL, other control characters), "empty_message" (nothing visible)
     pong
 """
 
 import json
 import re
 from dataclasses import dataclass
+
+from .hygiene import TextRefused, participant_text
 
 PROTOCOL_VERSION = 1
 CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -86,9 +90,10 @@ def _parse_message(data: dict, *, max_chars: int) -> MessageFrame:
         raise ClientError("bad_frame", "A message needs a client_id of 1-64 letters or digits.")
     if not isinstance(content, str):
         raise ClientError("bad_frame", "A message needs text content.")
-    content = content.strip()
-    if not content:
-        raise ClientError("empty_message", "Please write something before sending.")
+    try:
+        content = participant_text(content)
+    except TextRefused as refused:
+        raise ClientError(refused.code, refused.message) from None
     if len(content) > max_chars:
         raise ClientError(
             "message_too_long",
