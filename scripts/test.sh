@@ -30,7 +30,8 @@ for name in DJANGO_SETTINGS_MODULE SECRET_KEY SECRET_KEY_FALLBACKS DEBUG ALLOWED
   CSRF_TRUSTED_ORIGINS DATABASE_URL DB_CONN_MAX_AGE REDIS_URL OPENAI_API_KEY \
   SECURE_SSL_REDIRECT SECURE_HSTS_SECONDS MGE_MESSAGE_MAX_CHARS MGE_FRAME_MAX_BYTES \
   MGE_CHAT_RATE_PER_MINUTE MGE_LLM_FAILURES_BEFORE_FALLBACK MGE_VOTES_PER_DRAW MGE_DB_THREADS MGE_WARM_ENCODER \
-  MGE_VOTE_RATE_PER_MINUTE $(compgen -e | grep -E '^LLM_' || true); do
+  MGE_VOTE_RATE_PER_MINUTE MGE_STUDY_TOKEN_BUDGET MGE_STUDY_SPEND_CAP_USD MGE_INTERVIEW_TOKEN_CAP \
+  MGE_LLM_CALLS_PER_MESSAGE $(compgen -e | grep -E '^LLM_' || true); do
   unset "$name" "${name}_FILE"
 done
 
@@ -147,7 +148,7 @@ fi
 
 # a. The embedded default: SQLite, in-memory channel layer, eager Celery.
 run_pytest "a. unit + integration (SQLite, in-memory)" sqlite -- \
-  tests/unit tests/integration -m "not e2e"
+  tests/unit tests/integration tests/security -m "not e2e"
 
 if [ "$FAST" -eq 0 ]; then
   # b. The production services; pytest-django creates (and drops) the test_ database.

@@ -151,6 +151,12 @@ MGE_MESSAGE_MAX_CHARS = env_int("MGE_MESSAGE_MAX_CHARS", 4000)
 MGE_FRAME_MAX_BYTES = env_int("MGE_FRAME_MAX_BYTES", 16384)
 MGE_CHAT_RATE_PER_MINUTE = env_int("MGE_CHAT_RATE_PER_MINUTE", 20)
 MGE_LLM_FAILURES_BEFORE_FALLBACK = env_int("MGE_LLM_FAILURES_BEFORE_FALLBACK", 3)
+# Cost caps (elicitation/costcaps.py), 0 switches one off. A study without its own token budget
+# gets MGE_STUDY_TOKEN_BUDGET; reaching it or the dollar cap sends new turns to the guided form.
+MGE_STUDY_TOKEN_BUDGET = env_int("MGE_STUDY_TOKEN_BUDGET", 20_000_000)
+MGE_STUDY_SPEND_CAP_USD = env_float("MGE_STUDY_SPEND_CAP_USD", 100.0)
+MGE_INTERVIEW_TOKEN_CAP = env_int("MGE_INTERVIEW_TOKEN_CAP", 150_000)
+MGE_LLM_CALLS_PER_MESSAGE = env_int("MGE_LLM_CALLS_PER_MESSAGE", 4)
 MGE_DB_THREADS = env_int("MGE_DB_THREADS", 2)  # ORM threads per ASGI process (elicitation/asyncdb)
 # Hypotheses shown to each voter (kept within 3 to 10), and votes accepted per minute.
 MGE_VOTES_PER_DRAW = env_int("MGE_VOTES_PER_DRAW", 5)
