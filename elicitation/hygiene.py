@@ -9,7 +9,6 @@ import unicodedata
 
 # Database ids are signed 64-bit integers; anything larger cannot name a row.
 MAX_ID = 2**63 - 1
-ID_DIGITS = 18  # every 18-digit number fits below MAX_ID
 
 ALLOWED_CONTROLS = {"\n", "\t"}
 # Characters that render as nothing but are not in Unicode's "format" category.
@@ -45,17 +44,12 @@ def is_visible(text: str) -> bool:
 
 
 def bounded_id(value: object) -> int | None:
-    """A positive integer that can be a database id, else None."""
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, str):
-        value = value.strip()
-        if not value.isascii() or not value.isdigit() or len(value) > ID_DIGITS + 1:
-            return None
+    """A positive integer that can be a database id (an int or ASCII digits), else None."""
+    if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 19:
         value = int(value)
-    if not isinstance(value, int) or not 1 <= value <= MAX_ID:
+    if isinstance(value, bool) or not isinstance(value, int):
         return None
-    return value
+    return value if 1 <= value <= MAX_ID else None
 
 
 def _is_surrogate(char: str) -> bool:
