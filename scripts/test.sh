@@ -154,7 +154,7 @@ if [ "$FAST" -eq 0 ]; then
   # b. The production services; pytest-django creates (and drops) the test_ database.
   if [ "$SERVICES_OK" -eq 1 ] && flush_test_redis; then
     run_pytest "b. integration (PostgreSQL + Redis)" postgres \
-      DATABASE_URL="$PG_URL" REDIS_URL="$REDIS_TEST_URL" -- tests/integration -m "not e2e"
+      DATABASE_URL="$PG_URL" REDIS_URL="$REDIS_TEST_URL" -- tests/integration tests/security -m "not e2e"
   else
     record "b. integration (PostgreSQL + Redis)" FAIL "not run: services unavailable"
   fi
