@@ -77,10 +77,12 @@ async def _answer(interview: Interview, send: Send, partial: list[str]) -> None:
         partial.append(text)
         await send({"type": "token", "text": text})
 
+    await _within_caps(interview)  # before the typing indicator: a refused turn shows none
     await send({"type": "reply_start"})
     for attempt in range(2):
+        if attempt:
+            await _within_caps(interview)
         transcript = await db(selectors.interview_transcript)(interview)
-        await _within_caps(interview)
         result = await _call_model(llm_messages(system_prompt, transcript), tag, on_text, partial)
         step = next_step(result.text, [(c.id, c.name, c.arguments) for c in result.tool_calls])
         if isinstance(step, Reply):
