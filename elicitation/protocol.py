@@ -13,9 +13,13 @@ Server -> client frames:
     reply_end   the reply is stored; `complete` is false when the stream was cut off
     card        the interviewer proposed a values card; `url` is the review page
     fallback    the LLM cannot be used; `url` is the guided form that still yields a card
+                (code "llm_budget": the study's spend cap; "llm_interview_cap": this interview's)
     error       {"code", "message", "retryable"}; the interview state did not change.
                 Text refused by the hygiene gate (elicitation/hygiene.py): "bad_text" (lone
-                surrogates, NUL, other control characters), "empty_message" (nothing visible)
+                surrogates, NUL, other control characters), "empty_message" (nothing visible).
+                "rate_limited": messages and retries share one allowance per minute.
+                "llm_message_cap": the interviewer already made MGE_LLM_CALLS_PER_MESSAGE
+                calls for this message; the participant may write again.
     pong
 """
 
