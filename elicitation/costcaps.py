@@ -2,8 +2,8 @@
 
 Three caps, each on by default and each a setting:
 - a study's token budget (its own `token_budget`, else MGE_STUDY_TOKEN_BUDGET) and dollar cap
-  (MGE_STUDY_SPEND_CAP_USD): once reached, every call is refused and new interview turns
-  switch to the guided form;
+  (MGE_STUDY_SPEND_CAP_USD, checked against a sum at most SPEND_CACHE_SECONDS old): once
+  reached, every call is refused and new interview turns switch to the guided form;
 - an interview's tokens (MGE_INTERVIEW_TOKEN_CAP): past it, that interview falls back;
 - LLM calls per participant message (MGE_LLM_CALLS_PER_MESSAGE): retries, reconnects and
   repairs of one message together; past it, a retry is refused until they write again.
@@ -13,11 +13,14 @@ A value of 0 switches a cap off.
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Sum
 
 from .llm.errors import LLMBudgetExceeded, LLMInterviewCapReached, LLMMessageCapReached
 from .models import LLMCall, Message, Study
 
+# The dollar cap may be overshot by what a study spends in this long; the token cap may not.
+SPEND_CACHE_SECONDS = 15
 REACHED_TEXT = "Spend cap reached: new interview turns use the guided form."
 WITHIN_TEXT = "Within the spend caps."
 
@@ -35,6 +38,13 @@ def study_spend_cap_usd() -> Decimal | None:
 
 
 def study_spend_usd(study_id: int) -> Decimal:
+    """Dollars spent, re-summed at most every SPEND_CACHE_SECONDS: the sum reads every call."""
+    return cache.get_or_set(
+        f"study-spend-usd:{study_id}", lambda: _sum_spend(study_id), timeout=SPEND_CACHE_SECONDS
+    )
+
+
+def _sum_spend(study_id: int) -> Decimal:
     spent = LLMCall.objects.filter(study_id=study_id).aggregate(usd=Sum("cost_usd"))["usd"]
     return spent or Decimal(0)
 
