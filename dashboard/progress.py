@@ -5,6 +5,7 @@ from typing import Any
 
 from django.db.models import Count, Q, Sum
 
+from elicitation.costcaps import study_caps_summary
 from elicitation.models import Interview, LLMCall, Participant, Study, ValuesCard, WisdomVote
 from moralgraph.models import CanonicalValue, UpgradeHypothesis
 from moralgraph.selectors import latest_graph_build_stamp
@@ -52,6 +53,7 @@ def study_progress(study: Study) -> dict[str, Any]:
             "cost_usd": _money(calls["cost"]),
             "tokens_spent": study.tokens_spent,
             "token_budget": study.token_budget,
+            "caps": study_caps_summary(study, spent_usd=calls["cost"] or Decimal(0)),
         },
         "jobs": [_job_row(job) for job in _watched_jobs(study)],
         "graph": _graph_stamp(study, votes),

@@ -4,6 +4,7 @@ from django.conf import settings
 from django.core import signing
 from django.http import Http404, HttpRequest, HttpResponse
 
+from .hygiene import bounded_id
 from .models import Interview, Participant, Study
 
 COOKIE_SALT = "mge.participant"
@@ -106,7 +107,8 @@ def _signer() -> signing.TimestampSigner:
 
 def interview_for_participant(participant: Participant | None, interview_id: int) -> Interview:
     """The participant's own interview; anybody else's is a 404, never a hint it exists."""
-    if participant is None:
+    interview_id = bounded_id(interview_id)
+    if participant is None or interview_id is None:
         raise Http404("No such interview.")
     interview = (
         Interview.objects.select_related("question", "participant__study")

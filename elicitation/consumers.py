@@ -74,6 +74,7 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
             raise ClientError("interview_closed", "This interview is finished.")
         if not self.turn_finished():
             raise ClientError("busy", "Please wait for the interviewer to finish.", retryable=True)
+        await self.count_against_rate()
         await self.claim_turn()
         try:
             if isinstance(frame, MessageFrame):
@@ -82,7 +83,8 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
                     return
             elif not await db(_awaits_reply)(self.interview):
                 raise ClientError("nothing_to_retry", "There is nothing to retry.")
-        except ClientError:
+        except BaseException:
+            # Whatever went wrong (a refusal, a database fault), the next message may try again.
             await self.release_turn()
             raise
         self.turn_open = True
@@ -118,14 +120,17 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
     def turn_finished(self) -> bool:
         return not self.turn_open or self.turn is None or self.turn.done()
 
-    async def add_message(self, frame: MessageFrame) -> bool:
-        """Store then acknowledge; False for a replayed message, which starts no new turn."""
+    async def count_against_rate(self) -> None:
+        """Messages and retries share one allowance: each may start an LLM turn."""
         allowed = await db(throttle.allow)(
             f"chat:{self.interview.participant_id}",
             per_minute=settings.MGE_CHAT_RATE_PER_MINUTE,
         )
         if not allowed:
             raise ClientError("rate_limited", "You are sending messages too fast.", retryable=True)
+
+    async def add_message(self, frame: MessageFrame) -> bool:
+        """Store then acknowledge; False for a replayed message, which starts no new turn."""
         message, created = await db(services.interview_message_add)(
             interview=self.interview, client_id=frame.client_id, content=frame.content
         )

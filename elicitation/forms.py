@@ -5,13 +5,33 @@ import uuid
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
 from .completion import card_substance_problems
+from .hygiene import MAX_ID, TextRefused, is_visible, participant_text
 from .llm.schemas import validate_card_fields
 from .models import ValuesCard, WisdomVote
 
 
-class ConsentForm(forms.Form):
+def validate_participant_text(value: str) -> None:
+    """The hygiene gate as a form validator (Django skips it for empty optional fields)."""
+    try:
+        participant_text(value)
+    except TextRefused as refused:
+        raise ValidationError(refused.message, code=refused.code) from None
+
+
+class ParticipantForm(forms.Form):
+    """A form a participant fills in: every text field passes the hygiene gate."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for field in self.fields.values():
+            if isinstance(field, forms.CharField):
+                field.validators.append(validate_participant_text)
+
+
+class ConsentForm(ParticipantForm):
     """Carries Prolific's query parameters from the landing GET to the Agree/Decline POST."""
 
     PROLIFIC_PID = forms.CharField(required=False, widget=forms.HiddenInput)
@@ -37,7 +57,7 @@ def _choices(*labels: str) -> list[tuple[str, str]]:
 PREFER_NOT = "Prefer not to say"
 
 
-class DemographicsForm(forms.Form):
+class DemographicsForm(ParticipantForm):
     age_range = forms.ChoiceField(
         required=False,
         label="Age",
@@ -62,12 +82,12 @@ class DemographicsForm(forms.Form):
 
 
 def split_policies(text: str) -> list[str]:
-    """One policy per non-empty line, bullets and surrounding spaces removed."""
+    """One policy per line with something visible on it, bullets and surrounding spaces removed."""
     lines = (line.strip().lstrip("-*•").strip() for line in text.splitlines())
-    return [line for line in lines if line]
+    return [line for line in lines if is_visible(line)]
 
 
-class CardForm(forms.Form):
+class CardForm(ParticipantForm):
     """Every field of a values card; policies are edited one per line."""
 
     title = forms.CharField(max_length=120, help_text="A short name, three to five words.")
@@ -140,10 +160,10 @@ ANSWER_HINTS = {
 }
 
 
-class VoteForm(forms.Form):
+class VoteForm(ParticipantForm):
     """One answer to "is B wiser than A here?"; `client_id` makes a resubmission harmless."""
 
-    hypothesis = forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    hypothesis = forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=MAX_ID)
     client_id = forms.CharField(widget=forms.HiddenInput, max_length=64)
     answer = forms.ChoiceField(
         choices=ANSWER_CHOICES,
@@ -185,7 +205,7 @@ def _likert(label: str) -> forms.TypedChoiceField:
     )
 
 
-class FeedbackForm(forms.Form):
+class FeedbackForm(ParticipantForm):
     """The closing questions of the moral graph paper, on a scale of 1 to 5."""
 
     represented = _likert("Did you feel your values were represented?")

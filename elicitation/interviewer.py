@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from django.conf import settings
 from django.urls import reverse
 
-from . import selectors, services
+from . import costcaps, selectors, services
 from .access import WriteRefused
 from .asyncdb import db
 from .dialogue import (
@@ -25,7 +25,13 @@ from .dialogue import (
     tool_call_record,
 )
 from .llm.client import CallTag, ChatResult, stream_chat
-from .llm.errors import LLMError, LLMOutputInvalid, LLMStreamInterrupted
+from .llm.errors import (
+    LLMBudgetExceeded,
+    LLMError,
+    LLMMessageCapReached,
+    LLMOutputInvalid,
+    LLMStreamInterrupted,
+)
 from .llm.prompts import fence, render
 from .llm.schemas import SUBMIT_VALUES_CARD_TOOL, parse_values_card
 from .models import Interview
@@ -75,8 +81,11 @@ async def _answer(interview: Interview, send: Send, partial: list[str]) -> None:
         partial.append(text)
         await send({"type": "token", "text": text})
 
+    await _within_caps(interview)  # before the typing indicator: a refused turn shows none
     await send({"type": "reply_start"})
     for attempt in range(2):
+        if attempt:
+            await _within_caps(interview)
         transcript = await db(selectors.interview_transcript)(interview)
         result = await _call_model(llm_messages(system_prompt, transcript), tag, on_text, partial)
         step = next_step(result.text, [(c.id, c.name, c.arguments) for c in result.tool_calls])
@@ -94,6 +103,13 @@ async def _answer(interview: Interview, send: Send, partial: list[str]) -> None:
                 continue
         if isinstance(step, NothingSaid):
             raise TurnFailed(LLMOutputInvalid("The interviewer returned an empty answer."))
+
+
+async def _within_caps(interview: Interview) -> None:
+    try:
+        await db(costcaps.interview_cap_check)(interview.pk)
+    except LLMError as error:
+        raise TurnFailed(error) from error
 
 
 async def _call_model(
@@ -192,6 +208,12 @@ async def _report_failure(interview: Interview, send: Send, error: LLMError) -> 
                 "complete": False,
             }
         )
+    if isinstance(error, LLMMessageCapReached):
+        # Not the model's failure: the participant may write again, so the chat goes on.
+        await send(
+            {"type": "error", "code": error.code, "message": error.user_message, "retryable": False}
+        )
+        return
     failures = await db(services.interview_failure_record)(interview=interview)
     threshold = settings.MGE_LLM_FAILURES_BEFORE_FALLBACK
     # A malformed card is worth asking for again; only repeated failures end the chat.
@@ -202,12 +224,20 @@ async def _report_failure(interview: Interview, send: Send, error: LLMError) -> 
             {
                 "type": "fallback",
                 "code": error.code,
-                "message": "The interviewer is unavailable right now. Everything you wrote is "
-                "saved. You can describe your value in a short guided form instead.",
+                "message": _fallback_message(error),
                 "url": reverse("elicitation:guided", kwargs={"pk": interview.pk}),
             }
         )
         return
     await send(
         {"type": "error", "code": error.code, "message": error.user_message, "retryable": True}
+    )
+
+
+def _fallback_message(error: LLMError) -> str:
+    if isinstance(error, LLMBudgetExceeded):
+        return error.user_message
+    return (
+        "The interviewer is unavailable right now. Everything you wrote is "
+        "saved. You can describe your value in a short guided form instead."
     )

@@ -13,15 +13,23 @@ Server -> client frames:
     reply_end   the reply is stored; `complete` is false when the stream was cut off
     card        the interviewer proposed a values card; `url` is the review page
     fallback    the LLM cannot be used; `url` is the guided form that still yields a card
+                (code "llm_budget": the study's spend cap; "llm_interview_cap": this interview's)
     error       {"code", "message", "retryable"}; the interview state did not change.
                 "study_closed", "withdrawn", "not_consented": the participant may not write
-                any more; nothing was stored and the interviewer was not asked
+                any more; nothing was stored and the interviewer was not asked.
+                Text refused by the hygiene gate (elicitation/hygiene.py): "bad_text" (lone
+                surrogates, NUL, other control characters), "empty_message" (nothing visible).
+                "rate_limited": messages and retries share one allowance per minute.
+                "llm_message_cap": the interviewer already made MGE_LLM_CALLS_PER_MESSAGE
+                calls for this message; the participant may write again.
     pong
 """
 
 import json
 import re
 from dataclasses import dataclass
+
+from .hygiene import TextRefused, participant_text
 
 PROTOCOL_VERSION = 1
 CLIENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -88,9 +96,10 @@ def _parse_message(data: dict, *, max_chars: int) -> MessageFrame:
         raise ClientError("bad_frame", "A message needs a client_id of 1-64 letters or digits.")
     if not isinstance(content, str):
         raise ClientError("bad_frame", "A message needs text content.")
-    content = content.strip()
-    if not content:
-        raise ClientError("empty_message", "Please write something before sending.")
+    try:
+        content = participant_text(content)
+    except TextRefused as refused:
+        raise ClientError(refused.code, refused.message) from None
     if len(content) > max_chars:
         raise ClientError(
             "message_too_long",

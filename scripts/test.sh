@@ -30,7 +30,7 @@ for name in DJANGO_SETTINGS_MODULE SECRET_KEY SECRET_KEY_FALLBACKS DEBUG ALLOWED
   CSRF_TRUSTED_ORIGINS DATABASE_URL DB_CONN_MAX_AGE REDIS_URL OPENAI_API_KEY \
   SECURE_SSL_REDIRECT SECURE_HSTS_SECONDS MGE_MESSAGE_MAX_CHARS MGE_FRAME_MAX_BYTES \
   MGE_CHAT_RATE_PER_MINUTE MGE_LLM_FAILURES_BEFORE_FALLBACK MGE_VOTES_PER_DRAW MGE_DB_THREADS MGE_WARM_ENCODER \
-  MGE_VOTE_RATE_PER_MINUTE MGE_ADMISSIONS_PER_CLIENT_PER_HOUR $(compgen -e | grep -E '^LLM_' || true); do
+  $(compgen -e | grep -E '^(LLM_|MGE_)' | grep -vE '^MGE_(WITH_ML|TEST_)' || true); do
   unset "$name" "${name}_FILE"
 done
 
@@ -153,7 +153,7 @@ if [ "$FAST" -eq 0 ]; then
   # b. The production services; pytest-django creates (and drops) the test_ database.
   if [ "$SERVICES_OK" -eq 1 ] && flush_test_redis; then
     run_pytest "b. integration (PostgreSQL + Redis)" postgres \
-      DATABASE_URL="$PG_URL" REDIS_URL="$REDIS_TEST_URL" -- tests/integration -m "not e2e"
+      DATABASE_URL="$PG_URL" REDIS_URL="$REDIS_TEST_URL" -- tests/integration tests/security -m "not e2e"
   else
     record "b. integration (PostgreSQL + Redis)" FAIL "not run: services unavailable"
   fi

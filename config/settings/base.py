@@ -1,8 +1,10 @@
 """Settings shared by every environment. Environment variables are read here, once."""
 
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 
 from config.env import env_bool, env_float, env_int, env_list, env_str
 
@@ -21,6 +23,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "axes",
     "channels",
     "elicitation",
     "moralgraph",
@@ -29,6 +32,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -36,7 +40,37 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "elicitation.middleware.WriteRefusedMiddleware",
+    "axes.middleware.AxesMiddleware",  # last: it answers a locked-out login
 ]
+
+# Login throttling (django-axes) on /admin/ and the dashboard, which logs in through it: after
+# MGE_LOGIN_FAILURE_LIMIT wrong passwords from one client address, that address is locked out
+# for MGE_LOGIN_COOLOFF_MINUTES. The address is read behind MGE_TRUSTED_PROXY_COUNT proxies.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("MGE_LOGIN_FAILURE_LIMIT", 5)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("MGE_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["ip_address"]
+AXES_CLIENT_IP_CALLABLE = "elicitation.clientaddr.client_address"
+AXES_RESET_ON_SUCCESS = True
+
+# Content-Security-Policy (django-csp): our own scripts, styles and sockets only; no inline
+# script or style, no plugins, no framing. Templates and static files must keep to it.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+    }
+}
 
 ROOT_URLCONF = "config.urls"
 ASGI_APPLICATION = "config.asgi.application"
@@ -152,6 +186,12 @@ MGE_MESSAGE_MAX_CHARS = env_int("MGE_MESSAGE_MAX_CHARS", 4000)
 MGE_FRAME_MAX_BYTES = env_int("MGE_FRAME_MAX_BYTES", 16384)
 MGE_CHAT_RATE_PER_MINUTE = env_int("MGE_CHAT_RATE_PER_MINUTE", 20)
 MGE_LLM_FAILURES_BEFORE_FALLBACK = env_int("MGE_LLM_FAILURES_BEFORE_FALLBACK", 3)
+# Cost caps (elicitation/costcaps.py), 0 switches one off. A study without its own token budget
+# gets MGE_STUDY_TOKEN_BUDGET; reaching it or the dollar cap sends new turns to the guided form.
+MGE_STUDY_TOKEN_BUDGET = env_int("MGE_STUDY_TOKEN_BUDGET", 20_000_000)
+MGE_STUDY_SPEND_CAP_USD = env_float("MGE_STUDY_SPEND_CAP_USD", 100.0)
+MGE_INTERVIEW_TOKEN_CAP = env_int("MGE_INTERVIEW_TOKEN_CAP", 150_000)
+MGE_LLM_CALLS_PER_MESSAGE = env_int("MGE_LLM_CALLS_PER_MESSAGE", 4)
 MGE_DB_THREADS = env_int("MGE_DB_THREADS", 2)  # ORM threads per ASGI process (elicitation/asyncdb)
 # Hypotheses shown to each voter (kept within 3 to 10), and votes accepted per minute.
 MGE_VOTES_PER_DRAW = env_int("MGE_VOTES_PER_DRAW", 5)

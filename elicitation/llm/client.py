@@ -23,10 +23,10 @@ from django.db import transaction
 from django.db.models import F
 
 from elicitation.asyncdb import db
+from elicitation.costcaps import study_cap_check
 from elicitation.models import LLMCall, Study
 
 from .errors import (
-    LLMBudgetExceeded,
     LLMError,
     LLMNotConfigured,
     LLMRequestRejected,
@@ -154,10 +154,7 @@ def _require_configuration() -> None:
 
 
 def _check_budget(study_id: int) -> None:
-    row = Study.objects.filter(pk=study_id).values_list("token_budget", "tokens_spent").first()
-    budget, spent = row or (None, 0)
-    if budget is not None and spent >= budget:
-        raise LLMBudgetExceeded(f"Study {study_id} has spent {spent} of its {budget} tokens.")
+    study_cap_check(study_id)
 
 
 def _record(call: _Call, error: BaseException | None) -> int:

@@ -59,3 +59,23 @@ class LLMBudgetExceeded(LLMError):
 class LLMOutputInvalid(LLMError):
     code = "llm_output_invalid"
     user_message = "The AI interviewer produced an answer we could not use. Please try again."
+
+
+class LLMInterviewCapReached(LLMBudgetExceeded):
+    """The interview has used its own token allowance; the guided form finishes it."""
+
+    code = "llm_interview_cap"
+    user_message = (
+        "This conversation has reached its length limit. Everything you wrote is saved; "
+        "you can finish with a short guided form."
+    )
+
+
+class LLMMessageCapReached(LLMError):
+    """The interviewer already answered (or tried to answer) this message often enough."""
+
+    code = "llm_message_cap"
+    user_message = (
+        "The interviewer has already tried to answer this message several times. "
+        "Please write your next message."
+    )

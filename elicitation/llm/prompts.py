@@ -9,6 +9,7 @@ import functools
 import hashlib
 import re
 import string
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,13 +60,31 @@ def render_from(directory: Path, name: str, /, **values: str) -> tuple[str, Prom
 def fence(text: str, label: str = "participant") -> str:
     """Wrap untrusted text in `<label_text>` tags the text itself cannot open or close.
 
-    Any tag-like occurrence of the fence name inside the text (any case; spaces, slashes or
-    invisible characters after the `<`) has its `<` escaped, so the only real closing tag is the
-    one added here.
+    The text is NFKC-normalised (full-width and compatibility forms become their plain letters),
+    then every `<` and every character that looks like one (angle quotation marks, angle
+    brackets, arrowheads) becomes a character reference. With no bracket left, no spelling of a
+    tag, whatever letters it uses, can end the fence early.
     """
     if not _NAME.fullmatch(label):
         raise ValueError(f"Invalid fence label {label!r}.")
     tag = f"{label}_text"
-    lookalike = re.compile(rf"<([^<>a-z0-9]{{0,16}}{tag})", re.IGNORECASE)
-    neutralised = lookalike.sub(r"&lt;\1", text)
+    neutralised = "".join(_as_data(char) for char in unicodedata.normalize("NFKC", text))
     return f"<{tag}>\n{neutralised}\n</{tag}>"
+
+
+def _as_data(char: str) -> str:
+    if char == "<":
+        return "&lt;"
+    return f"&#x{ord(char):x};" if _looks_like_an_opening_bracket(char) else char
+
+
+@functools.cache
+def _looks_like_an_opening_bracket(char: str) -> bool:
+    name = unicodedata.name(char, "")
+    return char in BRACKET_LOOKALIKES or any(word in name for word in BRACKET_NAME_WORDS)
+
+
+# Found by name: LESS-THAN SIGN and its variants, LEFT-POINTING ANGLE quotation marks and
+# ornaments, LEFT ANGLE BRACKETs, LEFT ARROWHEADs; and by eye, letters shaped like `<`.
+BRACKET_NAME_WORDS = ("LESS-THAN", "LEFT-POINTING ANGLE", "LEFT ANGLE", "LEFT ARROWHEAD")
+BRACKET_LOOKALIKES = frozenset("\u1438\u16b2\u02c2\u02f1\u276c\u276e\u2770\u27ea\u300a")

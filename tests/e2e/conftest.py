@@ -153,5 +153,13 @@ def page(browser, app_server) -> Iterator:
         ),
     )
     page = context.new_page()
+    blocked: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            blocked.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
     yield page
     context.close()
+    assert blocked == [], "the Content-Security-Policy blocked something on these pages"
