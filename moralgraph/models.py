@@ -145,3 +145,30 @@ class GraphBuildSection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.build} {self.key}"
+
+
+class RaterExclusion(models.Model):
+    """A cohort of raters the organizer left out of graph builds: everyone carrying a flag, or
+    everyone from one client (by its keyed address hash)."""
+
+    class Kind(models.TextChoices):
+        FLAG = "flag", "Raters with a flag"
+        CLIENT = "client", "Raters from one client"
+
+    study = models.ForeignKey(
+        "elicitation.Study", on_delete=models.CASCADE, related_name="rater_exclusions"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    value = models.CharField(max_length=64, help_text="The flag's name, or the client hash.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "kind", "value"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "kind", "value"], name="unique_rater_exclusion"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.study} without {self.kind} {self.value}"

@@ -21,9 +21,16 @@ from elicitation.llm.prompts import Prompt
 from elicitation.models import Context, Study, ValuesCard
 
 from . import aggregation, dedupe, hypotheses, selectors
-from .core import Config, dumps, split_result
+from .core import FLAGS, Config, dumps, split_result
 from .llm import ask_structured
-from .models import CanonicalValue, CardLink, GraphBuild, GraphBuildSection, UpgradeHypothesis
+from .models import (
+    CanonicalValue,
+    CardLink,
+    GraphBuild,
+    GraphBuildSection,
+    RaterExclusion,
+    UpgradeHypothesis,
+)
 from .prompting import ValueText
 from .reranker import embedding
 
@@ -336,6 +343,24 @@ def _graph_build_store(
     pieces = [GraphBuildSection(build=build, key=key, data=data) for key, data in sections.items()]
     GraphBuildSection.objects.bulk_create(pieces, batch_size=SECTION_BATCH)
     return build
+
+
+# --- rater cohorts left out of graph builds ---
+
+
+def rater_exclusion_set(*, study: Study, kind: str, value: str, excluded: bool) -> None:
+    """Leave a cohort (raters with a flag, or from one client hash) out of the study's graph
+    builds, or take it back in. Raises ValueError for an unknown kind or flag."""
+    if kind not in RaterExclusion.Kind.values:
+        raise ValueError(f"Unknown cohort kind {kind!r}.")
+    if kind == RaterExclusion.Kind.FLAG and value not in FLAGS:
+        raise ValueError(f"Unknown flag {value!r}.")
+    if not value or len(value) > 64:
+        raise ValueError("A cohort needs a flag or a client hash.")
+    if excluded:
+        RaterExclusion.objects.get_or_create(study=study, kind=kind, value=value)
+    else:
+        RaterExclusion.objects.filter(study=study, kind=kind, value=value).delete()
 
 
 # --- shared ---
