@@ -1,6 +1,16 @@
 """The organizer dashboard, under /dashboard/. Each feature's module lists its own routes."""
 
-from .views import exports, graph, jobs, overview, raters, studies, transcripts, values
+from .views import (
+    exports,
+    graph,
+    jobs,
+    moderation,
+    overview,
+    raters,
+    studies,
+    transcripts,
+    values,
+)
 
 app_name = "dashboard"
 
@@ -13,4 +23,5 @@ urlpatterns = [
     *exports.urls,
     *graph.urls,
     *raters.urls,
+    *moderation.urls,
 ]

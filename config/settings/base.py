@@ -209,6 +209,13 @@ MGE_FLAG_CONSTANT_MIN_VOTES = env_int("MGE_FLAG_CONSTANT_MIN_VOTES", 6)
 # The publishing gate fails while flagged raters cast more than this share of the votes.
 MGE_GATE_MAX_FLAGGED_SHARE = env_float("MGE_GATE_MAX_FLAGGED_SHARE", 0.1)
 
+# --- Moderation of text shown to other participants (new values from cards, generated stories) ---
+# "auto": the moderation endpoint when LLM_MODERATION_MODEL is set (e.g. omni-moderation-latest,
+# at LLM_BASE_URL), else the LLM judge prompt, else the organizer approves each on the dashboard.
+# "off": shown unchecked (trusted pilots only).
+MGE_MODERATION = env_str("MGE_MODERATION", "auto")
+LLM_MODERATION_MODEL = env_str("LLM_MODERATION_MODEL", "")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
