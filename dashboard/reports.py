@@ -9,7 +9,8 @@ from django.utils.crypto import salted_hmac
 
 from elicitation.models import Study
 from moralgraph.core import FLAG_REASONS, FLAGS
-from moralgraph.selectors import latest_graph_build
+from moralgraph.models import GraphBuild
+from moralgraph.selectors import latest_graph_build, value_titles
 
 RATER_ID_SALT = "dashboard.reports.rater"
 
@@ -29,10 +30,20 @@ def study_links(request: HttpRequest, study: Study) -> dict[str, str]:
 
 def latest_report(study: Study) -> dict[str, Any] | None:
     build = latest_graph_build(study)
-    return {"build": build, **report_sections(build.summary)} if build else None
+    if build is None:
+        return None
+    return {"build": build, **report_sections(build.summary, _without_flagged_titles(build))}
 
 
-def report_sections(summary: dict[str, Any]) -> dict[str, Any]:
+def _without_flagged_titles(build: GraphBuild) -> dict[str, str]:
+    """Titles of the would-be winners without flagged raters (the summary holds only ids)."""
+    winners = (build.summary.get("rater_quality") or {}).get("winners_without_flagged") or {}
+    return value_titles(build.study_id, [value for value in winners.values() if value is not None])
+
+
+def report_sections(
+    summary: dict[str, Any], titles: dict[str, str] | None = None
+) -> dict[str, Any]:
     """A build's summary reshaped for the reports page: gate, contexts, bridging."""
     reliability = summary["reliability"]
     quality = summary.get("rater_quality")
@@ -44,7 +55,7 @@ def report_sections(summary: dict[str, Any]) -> dict[str, Any]:
         "reliability": reliability,
         "bridging": summary.get("bridging_groups"),
         "contexts": [
-            _context_section(cid, entry, quality)
+            _context_section(cid, entry, quality, titles or {})
             for cid, entry in sorted(summary["contexts"].items(), key=lambda kv: _natural(kv[0]))
         ],
         "quality": _quality_view(quality) if quality else None,
@@ -93,11 +104,11 @@ def _client_groups(raters: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _context_section(
-    context_id: str, entry: dict[str, Any], quality: dict[str, Any] | None
+    context_id: str, entry: dict[str, Any], quality: dict[str, Any] | None, titles: dict[str, str]
 ) -> dict[str, Any]:
     winner = entry["winner"]
     return {
-        "without_flagged": _without_flagged(context_id, entry, quality),
+        "without_flagged": _without_flagged(context_id, entry, quality, titles),
         "id": context_id,
         "name": entry["name"] or context_id,
         "ranking": [
@@ -113,7 +124,7 @@ def _context_section(
 
 
 def _without_flagged(
-    context_id: str, entry: dict[str, Any], quality: dict[str, Any] | None
+    context_id: str, entry: dict[str, Any], quality: dict[str, Any] | None, titles: dict[str, str]
 ) -> dict[str, Any] | None:
     """The context's top value were flagged raters left out: its id, and whether it differs."""
     if not quality or not quality["raters"]:
@@ -121,7 +132,7 @@ def _without_flagged(
     value = (quality.get("winners_without_flagged") or {}).get(context_id)
     winner = entry["winner"]
     changed = value != (winner["value"] if winner else None)
-    return {"value": value, "title": quality.get("titles", {}).get(str(value)), "changed": changed}
+    return {"value": value, "title": titles.get(str(value)), "changed": changed}
 
 
 def _winner_view(winner: dict[str, Any]) -> dict[str, Any]:

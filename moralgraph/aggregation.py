@@ -52,11 +52,6 @@ def study_graph(
         thresholds=thresholds or gate_thresholds(),
         rater_flags=kept_flags,
     )
-    quality = result["rater_quality"]
-    quality["titles"] = {
-        str(value): labels.values.get(value)
-        for value in quality["winners_without_flagged"].values()
-    }
     result["rater_quality"]["clients"] = {r: clients[r] for r in kept_flags if r in clients}
     result["rater_quality"]["excluded"] = {
         "cohorts": [list(cohort) for cohort in loaders.study_exclusions(study)],

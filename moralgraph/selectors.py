@@ -118,3 +118,9 @@ def moderation_queue(study: Study) -> dict[str, list]:
         .order_by("id")
     )
     return {"values": list(values), "hypotheses": list(hypotheses)}
+
+
+def value_titles(study_id: int, ids: Iterable[int]) -> dict[str, str]:
+    """Titles of the study's values with these ids, by id as text."""
+    rows = CanonicalValue.objects.filter(study_id=study_id, pk__in=list(ids))
+    return {str(pk): title for pk, title in rows.values_list("id", "title")}
