@@ -39,7 +39,8 @@ def study_graph(
     all_votes, labels = loaders.study_vote_arrays(study)
     flags = study_rater_flags(study)
     clients = loaders.study_rater_clients(study)
-    excluded = excluded_raters(loaders.study_exclusions(study), flags, clients)
+    cohorts = loaders.study_exclusions(study)
+    excluded = excluded_raters(cohorts, flags, clients)
     votes = without_raters(all_votes, excluded) if excluded else all_votes
     groups = loaders.study_rater_groups(study, group_field)
     voters = set(votes.raters)
@@ -54,7 +55,7 @@ def study_graph(
     )
     result["rater_quality"]["clients"] = {r: clients[r] for r in kept_flags if r in clients}
     result["rater_quality"]["excluded"] = {
-        "cohorts": [list(cohort) for cohort in loaders.study_exclusions(study)],
+        "cohorts": [list(cohort) for cohort in cohorts],
         "raters": len(excluded & set(all_votes.raters)),
         "votes": all_votes.n_votes - votes.n_votes,
     }

@@ -53,7 +53,7 @@ class FlagThresholds:
     constant_min_votes: int = 6
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RaterArrival:
     """A rater, the keyed hash of the client it came from ('' when unknown), and when."""
 
@@ -62,7 +62,7 @@ class RaterArrival:
     arrived_at: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TimedVote:
     """One answer: to which item, when the item was first shown, when answered, how much
     text the item showed (characters)."""

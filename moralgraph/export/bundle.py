@@ -15,7 +15,8 @@ Files (the schema of each is in ``schemas/``; rows sorted by numeric id):
 * ``graph.json``: MAI's ``MoralGraphSummary`` of the pooled graph; ``graph.graphml``;
 * ``report.json``: counts, reliability and its gate, winners with the reasons they are (not)
   published, Bradley-Terry acquiescence, notes on the algorithms;
-* ``votes.jsonl`` (only when votes are passed): raters as keyed hashes, never raw ids;
+* ``votes.jsonl`` (only when votes are passed): raters as keyed hashes, never raw ids, and each
+  rater's quality flags (``moralgraph.core.raters``); the manifest counts flagged votes;
 * ``README.md`` (dataset card), ``schemas/*.schema.json``, ``manifest.json``.
 """
 
