@@ -21,6 +21,7 @@ from tests.graph_support import FAST
 FARM_ADDRESS = "203.0.113.9"
 FARMERS = 30
 TITLES = ("Plain facts", "Care", "Depth of feeling")
+HONEST_VOTES = 12 * 3
 
 
 def farm(study, context, honest_values) -> tuple[object, list]:
@@ -46,9 +47,23 @@ def farm(study, context, honest_values) -> tuple[object, list]:
     return obey, farmers
 
 
+def honest_refusal(context, values) -> None:
+    """Every honest voter also says "Plain facts" is no wiser than "Depth of feeling"."""
+    backwards = UpgradeHypothesis.objects.create(
+        study=context.study, context=context, from_value=values[2], to_value=values[0]
+    )
+    for voter in {
+        vote.participant for vote in WisdomVote.objects.filter(hypothesis__context=context)
+    }:
+        WisdomVote.objects.create(
+            participant=voter, hypothesis=backwards, answer=WisdomVote.Answer.NOT_WISER
+        )
+
+
 @pytest.fixture
 def farmed(study):
     context, values = voted_chain(study, TITLES, voters=12, name="When the user is grieving")
+    honest_refusal(context, values)
     obey, farmers = farm(study, context, values)
     return {"context": context, "values": values, "obey": obey, "farmers": farmers}
 
@@ -60,9 +75,9 @@ def context_entry(build: GraphBuild, context) -> dict:
 def test_without_rater_flags_the_farm_owns_the_top_of_its_context(farmed):
     votes, _ = loaders.study_vote_arrays(farmed["context"].study)
     winner = aggregate(votes, FAST)["contexts"][farmed["context"].pk]["winner"]
-    assert votes.n_votes == 12 * 2 + 40
+    assert votes.n_votes == HONEST_VOTES + 40
     assert winner["value"] == farmed["obey"].pk
-    assert not any("flagged" in reason for reason in winner["reasons"])
+    assert winner["reasons"] == []  # publishable
 
 
 def test_the_build_flags_every_farmer_as_a_burst_answering_too_fast(farmed):
@@ -76,9 +91,9 @@ def test_the_gate_holds_the_farmed_winner_back_and_names_the_honest_one(farmed):
     build = graph_build(study=farmed["context"].study, config=FAST)
     quality = build.summary["rater_quality"]
     assert quality["flagged_votes"] == 40
-    assert quality["flagged_share"] == pytest.approx(40 / 64)
+    assert quality["flagged_share"] == pytest.approx(40 / 76)
     assert any(
-        "flagged raters 62.5% > 10%" in f for f in build.summary["reliability"]["gate"]["failures"]
+        "flagged raters 52.6% > 10%" in f for f in build.summary["reliability"]["gate"]["failures"]
     )
     entry = context_entry(build, farmed["context"])
     assert entry["winner"]["value"] == farmed["obey"].pk
@@ -91,7 +106,7 @@ def test_the_reports_page_flags_the_cohort_and_shows_the_winner_without_it(farme
     study = farmed["context"].study
     graph_build(study=study, config=FAST)
     page = staff.get(reverse("dashboard:reports", args=[study.slug])).content.decode()
-    assert "30 flagged raters cast 40 of 64 votes" in page
+    assert "30 flagged raters cast 40 of 76 votes" in page
     assert "Without flagged raters: <strong>Depth of feeling</strong>" in page
     assert "a different winner" in page
     client = clientaddr.client_hash(FARM_ADDRESS)
@@ -108,7 +123,7 @@ def test_excluding_the_farms_client_gives_the_context_back_to_honest_raters(farm
     )
     assert response.status_code == 302
     build = graph_build(study=study, config=FAST)
-    assert build.summary["counts"]["votes"] == 24
+    assert build.summary["counts"]["votes"] == HONEST_VOTES
     assert build.summary["rater_quality"]["excluded"]["votes"] == 40
     assert build.summary["rater_quality"]["flagged_votes"] == 0
     assert context_entry(build, farmed["context"])["winner"]["value"] == farmed["values"][2].pk
@@ -126,7 +141,7 @@ def test_taking_a_cohort_back_in_restores_its_votes(farmed, staff):
     url = reverse("dashboard:rater_exclusion", args=[study.slug])
     staff.post(url, {"kind": "flag", "value": BURST})
     staff.post(url, {"kind": "flag", "value": BURST, "action": "include"})
-    assert graph_build(study=study, config=FAST).summary["counts"]["votes"] == 64
+    assert graph_build(study=study, config=FAST).summary["counts"]["votes"] == HONEST_VOTES + 40
 
 
 def test_an_unknown_flag_is_refused_and_nothing_is_excluded(farmed, staff):
