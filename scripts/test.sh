@@ -147,7 +147,7 @@ fi
 
 # a. The embedded default: SQLite, in-memory channel layer, eager Celery.
 run_pytest "a. unit + integration (SQLite, in-memory)" sqlite -- \
-  tests/unit tests/integration -m "not e2e"
+  tests/unit tests/integration tests/security -m "not e2e"
 
 if [ "$FAST" -eq 0 ]; then
   # b. The production services; pytest-django creates (and drops) the test_ database.
