@@ -23,10 +23,7 @@ def moderation_queue(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def moderation_decide(request: HttpRequest, slug: str, kind: str, pk: int) -> HttpResponse:
     study = study_for(slug)
-    model = services.MODERATED_KINDS.get(kind)
-    if model is None:
-        return HttpResponse(status=404)
-    item = get_object_or_404(model, pk=pk, study=study)
+    item = get_object_or_404(services.MODERATED_KINDS[kind], pk=pk, study=study)
     approved = request.POST.get("decision") == "approve"
     services.moderation_decide(item=item, approved=approved)
     messages.success(request, f"{'Approved' if approved else 'Rejected'} {kind} {item.pk}.")
