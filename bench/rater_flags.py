@@ -85,9 +85,10 @@ def main() -> None:
         f"votes={votes.n_votes} raters={votes.n_raters} flagged_raters={len(flags)} "
         f"flagged_votes={quality['flagged_votes']}"
     )
+    print(f"wall: baseline_s={baseline[0]:.2f} flagged_s={flagged[0]:.2f}")
     print(
-        f"baseline_s={baseline:.2f} flagged_s={flagged:.2f} flags_s={flagging:.2f} "
-        f"ratio={flagged / baseline:.2f}x"
+        f"baseline_cpu_s={baseline[1]:.2f} flagged_cpu_s={flagged[1]:.2f} "
+        f"flags_cpu_s={flagging:.2f} ratio={flagged[1] / baseline[1]:.2f}x"
     )
 
 
