@@ -1,6 +1,17 @@
 """The organizer dashboard, under /dashboard/. Each feature's module lists its own routes."""
 
-from .views import admission, exports, graph, jobs, overview, studies, transcripts, values
+from .views import (
+    admission,
+    exports,
+    graph,
+    jobs,
+    moderation,
+    overview,
+    raters,
+    studies,
+    transcripts,
+    values,
+)
 
 app_name = "dashboard"
 
@@ -13,4 +24,6 @@ urlpatterns = [
     *jobs.urls,
     *exports.urls,
     *graph.urls,
+    *raters.urls,
+    *moderation.urls,
 ]

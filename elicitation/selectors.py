@@ -6,7 +6,13 @@ from datetime import datetime
 from django.db.models import Count, Exists, OuterRef, Q, Subquery
 
 from moralgraph.core import GLOBAL_SECTION, ValuePosition, section_key, value_position
-from moralgraph.models import CanonicalValue, CardLink, GraphBuild, UpgradeHypothesis
+from moralgraph.models import (
+    SHOWN_TO_OTHERS,
+    CanonicalValue,
+    CardLink,
+    GraphBuild,
+    UpgradeHypothesis,
+)
 from moralgraph.selectors import graph_build_sections, latest_graph_build
 
 from . import completion
@@ -124,6 +130,17 @@ WISER, NOT_WISER = WisdomVote.Answer.WISER, WisdomVote.Answer.NOT_WISER
 LESS_WISE, UNSURE = WisdomVote.Answer.LESS_WISE, WisdomVote.Answer.UNSURE
 
 
+def moderation_passed(prefix: str = "") -> Q:
+    """A hypothesis whose story and both values passed moderation: only those reach voters."""
+    return Q(
+        **{
+            f"{prefix}moderation__in": SHOWN_TO_OTHERS,
+            f"{prefix}from_value__moderation__in": SHOWN_TO_OTHERS,
+            f"{prefix}to_value__moderation__in": SHOWN_TO_OTHERS,
+        }
+    )
+
+
 def hypothesis_candidates(study_id: int) -> list[Candidate]:
     """The study's active hypotheses between live values, with their votes so far: one query."""
 
@@ -137,6 +154,7 @@ def hypothesis_candidates(study_id: int) -> list[Candidate]:
             from_value__merged_into__isnull=True,
             to_value__merged_into__isnull=True,
         )
+        .filter(moderation_passed())
         .annotate(
             n=Count("votes"),
             wiser=votes(WISER),
@@ -196,6 +214,7 @@ def participant_draw(participant: Participant) -> list[Impression]:
         Impression.objects.filter(
             participant=participant, draw_id=Subquery(latest), hypothesis__is_active=True
         )
+        .filter(moderation_passed("hypothesis__"))
         .select_related("hypothesis__context", "hypothesis__from_value", "hypothesis__to_value")
         .annotate(answered=Exists(voted))
         .order_by("position", "id")
@@ -206,6 +225,7 @@ def participant_votes_in_reach(participant: Participant) -> bool:
     """Whether voting is worth a visit: a draw exists, or the study has hypotheses to draw."""
     drawn = participant.impressions.filter(hypothesis__isnull=False)
     active = UpgradeHypothesis.objects.filter(study_id=participant.study_id, is_active=True)
+    active = active.filter(moderation_passed())
     return drawn.exists() or active.exists()
 
 

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
+
 from elicitation.models import Study
 
 from . import loaders
-from .core import Config, GateThresholds, aggregate
+from .core import Config, FlagThresholds, GateThresholds, aggregate, flag_raters, without_raters
+from .models import RaterExclusion
 
 #: The demographic answer that bridging splits raters by.
 BRIDGING_FIELD = "usPoliticalAffiliation"
@@ -29,13 +32,33 @@ def study_graph(
     """Edges, rankings, Bradley-Terry, bridging and reliability for ``study``'s votes.
 
     Bridging runs when some voters answered ``group_field``; ``bridging_groups`` says by
-    which field and how many voters have a group.
+    which field and how many voters have a group. Raters in a cohort the organizer excluded
+    are left out before anything is counted; ``rater_quality`` says who the remaining flagged
+    raters are, which client each came from, and what was excluded.
     """
-    votes, labels = loaders.study_vote_arrays(study)
+    all_votes, labels = loaders.study_vote_arrays(study)
+    flags = study_rater_flags(study)
+    clients = loaders.study_rater_clients(study)
+    cohorts = loaders.study_exclusions(study)
+    excluded = excluded_raters(cohorts, flags, clients)
+    votes = without_raters(all_votes, excluded) if excluded else all_votes
     groups = loaders.study_rater_groups(study, group_field)
     voters = set(votes.raters)
     groups = {rater: group for rater, group in groups.items() if rater in voters}
-    result = aggregate(votes, config, groups=groups or None, thresholds=thresholds)
+    kept_flags = {rater: f for rater, f in flags.items() if rater not in excluded}
+    result = aggregate(
+        votes,
+        config,
+        groups=groups or None,
+        thresholds=thresholds or gate_thresholds(),
+        rater_flags=kept_flags,
+    )
+    result["rater_quality"]["clients"] = {r: clients[r] for r in kept_flags if r in clients}
+    result["rater_quality"]["excluded"] = {
+        "cohorts": [list(cohort) for cohort in cohorts],
+        "raters": len(excluded & set(all_votes.raters)),
+        "votes": all_votes.n_votes - votes.n_votes,
+    }
     result["labels"] = {"values": labels.values, "contexts": labels.contexts}
     result["bridging_groups"] = {
         "field": group_field,
@@ -43,3 +66,36 @@ def study_graph(
         "groups": sorted(set(groups.values())),
     }
     return result
+
+
+def study_rater_flags(study: Study) -> dict[str, tuple[str, ...]]:
+    """Rater id -> flags, from the study's arrivals and timed votes (settings' thresholds)."""
+    return flag_raters(
+        loaders.study_rater_arrivals(study), loaders.study_timed_votes(study), flag_thresholds()
+    )
+
+
+def excluded_raters(
+    cohorts: list[tuple[str, str]], flags: dict[str, tuple[str, ...]], clients: dict[str, str]
+) -> set[str]:
+    """The raters in any excluded cohort: carrying an excluded flag, or from an excluded client."""
+    out_flags = {value for kind, value in cohorts if kind == RaterExclusion.Kind.FLAG}
+    out_clients = {value for kind, value in cohorts if kind == RaterExclusion.Kind.CLIENT}
+    by_flag = {rater for rater, have in flags.items() if out_flags.intersection(have)}
+    return by_flag | {rater for rater, client in clients.items() if client in out_clients}
+
+
+def flag_thresholds() -> FlagThresholds:
+    return FlagThresholds(
+        burst_count=settings.MGE_FLAG_BURST_COUNT,
+        burst_minutes=settings.MGE_FLAG_BURST_MINUTES,
+        reading_chars_per_second=settings.MGE_FLAG_READING_CHARS_PER_SECOND,
+        fast_share=settings.MGE_FLAG_FAST_SHARE,
+        pattern_min_votes=settings.MGE_FLAG_PATTERN_MIN_VOTES,
+        pattern_group=settings.MGE_FLAG_PATTERN_GROUP,
+        constant_min_votes=settings.MGE_FLAG_CONSTANT_MIN_VOTES,
+    )
+
+
+def gate_thresholds() -> GateThresholds:
+    return GateThresholds(max_flagged_vote_share=settings.MGE_GATE_MAX_FLAGGED_SHARE)

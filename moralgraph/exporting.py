@@ -50,7 +50,9 @@ def study_export(
         questions=_questions(study),
         result=result,
         embedding_model=embedding.model_record(),
-        votes=_consented_votes(study) if include_votes else None,
+        votes=_consented_votes(study, aggregation.study_rater_flags(study))
+        if include_votes
+        else None,
     )
     return write_bundle(build_bundle(inputs, salt=salt), out_dir)
 
@@ -75,7 +77,8 @@ def _questions(study: Study) -> list[QuestionInput]:
     return [QuestionInput(*row) for row in rows]
 
 
-def _consented_votes(study: Study) -> Iterable[VoteInput]:
+def _consented_votes(study: Study, flags: Mapping[str, tuple[str, ...]]) -> Iterable[VoteInput]:
+    """Votes of consenting participants, each with its rater's quality flags."""
     rows = (
         WisdomVote.objects.filter(
             hypothesis__study=study,
@@ -93,7 +96,7 @@ def _consented_votes(study: Study) -> Iterable[VoteInput]:
         )
     )
     return [
-        VoteInput(str(rater), hypothesis, context, src, dst, answer)
+        VoteInput(str(rater), hypothesis, context, src, dst, answer, flags.get(str(rater), ()))
         for rater, hypothesis, context, src, dst, answer in rows.iterator(
             chunk_size=loaders.CHUNK_SIZE
         )

@@ -12,13 +12,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Min, OuterRef, QuerySet, Subquery
 
-from elicitation.models import Context, Participant, Study, WisdomVote
+from elicitation.models import Context, Impression, Participant, Study, WisdomVote
 
+from .core.raters import RaterArrival, TimedVote
 from .core.types import ANSWER_CODES, VoteArrays
 from .export import ContextInput, ValueInput
-from .models import CanonicalValue
+from .models import CanonicalValue, RaterExclusion, UpgradeHypothesis
 
 CHUNK_SIZE = 10_000
 
@@ -125,3 +126,79 @@ def study_contexts(study: Study) -> list[ContextInput]:
         questions.setdefault(context_id, []).append(question_id)
     rows = Context.objects.filter(study=study).order_by("id").values_list("id", "name")
     return [ContextInput(pk, name, tuple(questions.get(pk, ()))) for pk, name in rows]
+
+
+def study_rater_arrivals(study: Study) -> list[RaterArrival]:
+    """Every participant of the study (voter or not) with their client hash and arrival."""
+    rows = Participant.objects.filter(study=study).order_by("id")
+    return [
+        RaterArrival(str(pk), client, created.timestamp())
+        for pk, client, created in rows.values_list("id", "client_hash", "created_at").iterator(
+            chunk_size=CHUNK_SIZE
+        )
+    ]
+
+
+def study_rater_clients(study: Study) -> dict[str, str]:
+    """Rater id -> keyed hash of the client it came from, for participants with one."""
+    rows = Participant.objects.filter(study=study).exclude(client_hash="").order_by("id")
+    return {str(pk): client for pk, client in rows.values_list("id", "client_hash")}
+
+
+def study_timed_votes(study: Study) -> list[TimedVote]:
+    """Every vote with when its hypothesis was first shown to the voter and how long the
+    shown text was (story, both values, context)."""
+    first_shown = (
+        Impression.objects.filter(
+            participant=OuterRef("participant_id"), hypothesis=OuterRef("hypothesis_id")
+        )
+        .order_by()
+        .values("hypothesis")
+        .annotate(first=Min("shown_at"))
+        .values("first")
+    )
+    rows = (
+        WisdomVote.objects.filter(hypothesis__study=study)
+        .annotate(shown_at=Subquery(first_shown))
+        .order_by("id")
+        .values_list("participant_id", "hypothesis_id", "answer", "shown_at", "created_at")
+    )
+    chars = _hypothesis_chars(study)
+    return [
+        TimedVote(
+            str(rater),
+            item,
+            answer,
+            shown.timestamp() if shown else None,
+            voted.timestamp(),
+            chars.get(item, 0),
+        )
+        for rater, item, answer, shown, voted in rows.iterator(chunk_size=CHUNK_SIZE)
+    ]
+
+
+def _hypothesis_chars(study: Study) -> dict[int, int]:
+    rows = UpgradeHypothesis.objects.filter(study=study).values_list(
+        "id",
+        "story",
+        "context__name",
+        "from_value__title",
+        "from_value__description",
+        "from_value__policies",
+        "to_value__title",
+        "to_value__description",
+        "to_value__policies",
+    )
+    return {row[0]: sum(_text_length(part) for part in row[1:]) for row in rows}
+
+
+def _text_length(part: object) -> int:
+    if isinstance(part, list):
+        return sum(len(str(item)) for item in part)
+    return len(part) if isinstance(part, str) else 0
+
+
+def study_exclusions(study: Study) -> list[tuple[str, str]]:
+    """The organizer's excluded cohorts: (kind, value) pairs."""
+    rows = RaterExclusion.objects.filter(study=study).order_by("kind", "value")
+    return list(rows.values_list("kind", "value"))

@@ -3,6 +3,26 @@
 from django.db import models
 
 
+class Moderation(models.TextChoices):
+    """Whether text from participants or the model may be shown to other participants."""
+
+    PENDING = "pending", "Waiting for a check or the organizer"
+    PASSED = "passed", "Passed the moderation check"
+    FLAGGED = "flagged", "Flagged by the check; waiting for the organizer"
+    APPROVED = "approved", "Approved by the organizer"
+    REJECTED = "rejected", "Rejected by the organizer"
+
+
+#: The moderation states whose text voters may see.
+SHOWN_TO_OTHERS = (Moderation.PASSED, Moderation.APPROVED)
+
+
+def moderation_field() -> models.CharField:
+    # Rows written by organizers and importers start passed; the services that store text from
+    # participants (a new value from a card) or the model (a story) start them pending.
+    return models.CharField(max_length=10, choices=Moderation.choices, default=Moderation.PASSED)
+
+
 class CanonicalValue(models.Model):
     """Cards that mean the same thing, merged into one value: a node of the moral graph."""
 
@@ -20,6 +40,8 @@ class CanonicalValue(models.Model):
         related_name="merged_values",
         help_text="Set when an organizer merged this value into another.",
     )
+    moderation = moderation_field()
+    moderation_note = models.CharField(max_length=300, blank=True)
     embedding = models.BinaryField(null=True, blank=True, editable=False)
     embedding_model = models.CharField(max_length=100, blank=True)
     external_id = models.CharField(max_length=64, blank=True, db_index=True)
@@ -87,6 +109,8 @@ class UpgradeHypothesis(models.Model):
     is_active = models.BooleanField(
         default=True, help_text="Inactive ones are not shown to voters."
     )
+    moderation = moderation_field()
+    moderation_note = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -145,3 +169,30 @@ class GraphBuildSection(models.Model):
 
     def __str__(self) -> str:
         return f"{self.build} {self.key}"
+
+
+class RaterExclusion(models.Model):
+    """A cohort of raters the organizer left out of graph builds: everyone carrying a flag, or
+    everyone from one client (by its keyed address hash)."""
+
+    class Kind(models.TextChoices):
+        FLAG = "flag", "Raters with a flag"
+        CLIENT = "client", "Raters from one client"
+
+    study = models.ForeignKey(
+        "elicitation.Study", on_delete=models.CASCADE, related_name="rater_exclusions"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    value = models.CharField(max_length=64, help_text="The flag's name, or the client hash.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["study", "kind", "value"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["study", "kind", "value"], name="unique_rater_exclusion"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.study} without {self.kind} {self.value}"

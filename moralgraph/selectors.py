@@ -10,7 +10,14 @@ from django.db.models.functions import Cast, Coalesce
 
 from elicitation.models import Context, Study, ValuesCard
 
-from .models import CanonicalValue, CardLink, GraphBuild, GraphBuildSection, UpgradeHypothesis
+from .models import (
+    CanonicalValue,
+    CardLink,
+    GraphBuild,
+    GraphBuildSection,
+    Moderation,
+    UpgradeHypothesis,
+)
 from .reranker import embedding
 
 
@@ -99,3 +106,21 @@ def latest_graph_section(study: Study, key: str) -> dict[str, Any] | None:
     newest = _builds_newest_first(study).values("id")[:1]
     rows = GraphBuildSection.objects.filter(build_id=Subquery(newest), key=key)
     return rows.values_list("data", flat=True).first()
+
+
+def moderation_queue(study: Study) -> dict[str, list]:
+    """New values and stories waiting for the organizer (unchecked or flagged), oldest first."""
+    waiting = (Moderation.PENDING, Moderation.FLAGGED)
+    values = CanonicalValue.objects.filter(study=study, moderation__in=waiting).order_by("id")
+    hypotheses = (
+        UpgradeHypothesis.objects.filter(study=study, moderation__in=waiting)
+        .select_related("context", "from_value", "to_value")
+        .order_by("id")
+    )
+    return {"values": list(values), "hypotheses": list(hypotheses)}
+
+
+def value_titles(study_id: int, ids: Iterable[int]) -> dict[str, str]:
+    """Titles of the study's values with these ids, by id as text."""
+    rows = CanonicalValue.objects.filter(study_id=study_id, pk__in=list(ids))
+    return {str(pk): title for pk, title in rows.values_list("id", "title")}

@@ -20,10 +20,18 @@ from elicitation.llm.errors import LLMError
 from elicitation.llm.prompts import Prompt
 from elicitation.models import Context, Study, ValuesCard
 
-from . import aggregation, dedupe, hypotheses, selectors
-from .core import Config, dumps, split_result
+from . import aggregation, dedupe, hypotheses, moderation, selectors
+from .core import FLAGS, Config, dumps, split_result
 from .llm import ask_structured
-from .models import CanonicalValue, CardLink, GraphBuild, GraphBuildSection, UpgradeHypothesis
+from .models import (
+    CanonicalValue,
+    CardLink,
+    GraphBuild,
+    GraphBuildSection,
+    Moderation,
+    RaterExclusion,
+    UpgradeHypothesis,
+)
 from .prompting import ValueText
 from .reranker import embedding
 
@@ -125,14 +133,17 @@ def _live_value(value_id: int | None) -> CanonicalValue | None:
 
 
 def _value_from_card(card: ValuesCard, vector: np.ndarray | None) -> CanonicalValue:
-    return CanonicalValue.objects.create(
+    value = CanonicalValue.objects.create(
         study_id=card.study_id,
         title=card.title,
         description=card.description,
         policies=list(card.policies),
+        moderation=moderation_initial(),
         embedding=None if vector is None else embedding.to_bytes(vector),
         embedding_model="" if vector is None else embedding.MODEL_NAME,
     )
+    _moderation_queue(value)
+    return value
 
 
 # --- organizer merge and split ---
@@ -294,10 +305,12 @@ def _hypotheses_store(
                     "story": proposal.story,
                     "source": UpgradeHypothesis.Source.LLM,
                     "prompt_version": prompt_version,
+                    "moderation": moderation_initial(),
                 },
             )
             if created:
                 stored.append(hypothesis)
+                _moderation_queue(hypothesis)
     return stored
 
 
@@ -336,6 +349,114 @@ def _graph_build_store(
     pieces = [GraphBuildSection(build=build, key=key, data=data) for key, data in sections.items()]
     GraphBuildSection.objects.bulk_create(pieces, batch_size=SECTION_BATCH)
     return build
+
+
+# --- moderation of text shown to other participants ---
+
+Moderated = CanonicalValue | UpgradeHypothesis
+MODERATED_KINDS: dict[str, type[CanonicalValue] | type[UpgradeHypothesis]] = {
+    "value": CanonicalValue,
+    "hypothesis": UpgradeHypothesis,
+}
+
+
+def moderation_initial() -> str:
+    """The state new text from participants or the model starts in."""
+    return Moderation.PASSED if settings.MGE_MODERATION == "off" else Moderation.PENDING
+
+
+def moderation_check(*, item: Moderated) -> str:
+    """Run the configured check on a pending item; its state after.
+
+    The moderation endpoint when LLM_MODERATION_MODEL is set, else the LLM judge when a model is
+    configured, else nothing: the item waits for the organizer. A check that cannot be made
+    (refused, over budget, unusable answer) leaves it waiting too; one worth retrying raises.
+    """
+    if item.moderation != Moderation.PENDING:
+        return item.moderation
+    try:
+        verdict = _moderation_verdict(item)
+    except LLMError as error:
+        if error.retryable:
+            raise
+        return _moderation_save(item, Moderation.PENDING, f"unchecked: {error}")
+    if verdict is None:
+        return _moderation_save(item, Moderation.PENDING, "no check configured: organizer decides")
+    state = Moderation.PASSED if verdict.fit else Moderation.FLAGGED
+    return _moderation_save(item, state, verdict.note)
+
+
+def moderation_decide(*, item: Moderated, approved: bool) -> Moderated:
+    """The organizer's word on an item: shown to others, or never."""
+    item.moderation = Moderation.APPROVED if approved else Moderation.REJECTED
+    item.moderation_note = "organizer"
+    item.save(update_fields=["moderation", "moderation_note"])
+    return item
+
+
+def _moderation_verdict(item: Moderated) -> moderation.Verdict | None:
+    text = _shown_text(item)
+    if settings.LLM_MODERATION_MODEL:
+        tag = CallTag(
+            purpose="moderation",
+            prompt_name="",
+            prompt_version="",
+            study_id=item.study_id,
+            model=settings.LLM_MODERATION_MODEL,
+        )
+        result = llm_client.moderate(text, tag=tag)
+        return moderation.endpoint_verdict(result.flagged, result.categories)
+    if not llm_client.is_configured():
+        return None
+    messages, prompt = moderation.judge_messages(text)
+    tag = _tag("moderation", prompt, item.study)
+    return ask_structured(messages, tag=tag, parse=moderation.parse_judge_answer)
+
+
+def _shown_text(item: Moderated) -> str:
+    if isinstance(item, UpgradeHypothesis):
+        return item.story
+    return moderation.value_text(item.title, item.description, item.policies)
+
+
+def _moderation_save(item: Moderated, state: str, note: str) -> str:
+    """Store a check's result unless the organizer decided meanwhile; the state now."""
+    rows = type(item).objects.filter(pk=item.pk)
+    rows.filter(moderation=Moderation.PENDING).update(
+        moderation=state, moderation_note=note[: moderation.NOTE_CHARS]
+    )
+    return rows.values_list("moderation", flat=True).get()
+
+
+def _moderation_queue(item: Moderated) -> None:
+    if item.moderation != Moderation.PENDING:
+        return
+    kind = "value" if isinstance(item, CanonicalValue) else "hypothesis"
+    transaction.on_commit(lambda: _moderate_later(kind, item.pk), robust=True)
+
+
+def _moderate_later(kind: str, pk: int) -> None:
+    from .tasks import moderate_item  # the tasks import this module
+
+    moderate_item.delay(kind, pk)
+
+
+# --- rater cohorts left out of graph builds ---
+
+
+def rater_exclusion_set(*, study: Study, kind: str, value: str, excluded: bool) -> None:
+    """Leave a cohort (raters with a flag, or from one client hash) out of the study's graph
+    builds, or take it back in. Raises ValueError for an unknown kind or flag."""
+    if kind not in RaterExclusion.Kind.values:
+        raise ValueError(f"Unknown cohort kind {kind!r}.")
+    if kind == RaterExclusion.Kind.FLAG and value not in FLAGS:
+        raise ValueError(f"Unknown flag {value!r}.")
+    if not value or len(value) > 64:
+        raise ValueError("A cohort needs a flag or a client hash.")
+    if excluded:
+        RaterExclusion.objects.get_or_create(study=study, kind=kind, value=value)
+    else:
+        RaterExclusion.objects.filter(study=study, kind=kind, value=value).delete()
 
 
 # --- shared ---

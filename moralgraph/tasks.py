@@ -52,3 +52,11 @@ def generate_study_hypotheses(study_id: int, force: bool = False) -> int:
     for context_id in context_ids:
         generate_hypotheses.delay(study_id, context_id, force)
     return len(context_ids)
+
+
+@shared_task(**RETRYING, soft_time_limit=120, time_limit=150)
+def moderate_item(kind: str, item_id: int) -> str | None:
+    """Check a new value ("value") or story ("hypothesis") before voters see it; its state."""
+    model = services.MODERATED_KINDS.get(kind)
+    item = model.objects.select_related("study").filter(pk=item_id).first() if model else None
+    return services.moderation_check(item=item) if item else None

@@ -236,6 +236,29 @@ MGE_JOBS_INLINE = False
 # Simulated participants in flight at once in a pilot started from the dashboard.
 MGE_SIMULATE_CONCURRENCY = env_int("MGE_SIMULATE_CONCURRENCY", 4)
 
+# --- Rater quality (moralgraph/core/raters.py) ---
+# A burst: this many participants from one client (keyed address hash) within this many minutes.
+MGE_FLAG_BURST_COUNT = env_int("MGE_FLAG_BURST_COUNT", 5)
+MGE_FLAG_BURST_MINUTES = env_float("MGE_FLAG_BURST_MINUTES", 10.0)
+# Too fast: answered sooner than the shown text takes at this reading speed, in this share of
+# the rater's votes or more.
+MGE_FLAG_READING_CHARS_PER_SECOND = env_float("MGE_FLAG_READING_CHARS_PER_SECOND", 40.0)
+MGE_FLAG_FAST_SHARE = env_float("MGE_FLAG_FAST_SHARE", 0.5)
+# Same pattern: this many raters or more with identical answers on the same items (each with at
+# least PATTERN_MIN_VOTES votes); constant: one answer over CONSTANT_MIN_VOTES votes or more.
+MGE_FLAG_PATTERN_MIN_VOTES = env_int("MGE_FLAG_PATTERN_MIN_VOTES", 4)
+MGE_FLAG_PATTERN_GROUP = env_int("MGE_FLAG_PATTERN_GROUP", 3)
+MGE_FLAG_CONSTANT_MIN_VOTES = env_int("MGE_FLAG_CONSTANT_MIN_VOTES", 6)
+# The publishing gate fails while flagged raters cast more than this share of the votes.
+MGE_GATE_MAX_FLAGGED_SHARE = env_float("MGE_GATE_MAX_FLAGGED_SHARE", 0.1)
+
+# --- Moderation of text shown to other participants (new values from cards, generated stories) ---
+# "auto": the moderation endpoint when LLM_MODERATION_MODEL is set (e.g. omni-moderation-latest,
+# at LLM_BASE_URL), else the LLM judge prompt, else the organizer approves each on the dashboard.
+# "off": shown unchecked (trusted pilots only).
+MGE_MODERATION = env_str("MGE_MODERATION", "auto")
+LLM_MODERATION_MODEL = env_str("LLM_MODERATION_MODEL", "")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -20,3 +20,7 @@ CELERY_TASK_EAGER_PROPAGATES = True
 
 # Dashboard jobs run inside the request that starts them, so a test sees them finished.
 MGE_JOBS_INLINE = True
+
+# New values and stories are shown unchecked, so tests of other features see them at once; the
+# moderation tests (tests/security/test_moderation.py) turn it back on.
+MGE_MODERATION = "off"

@@ -131,6 +131,61 @@ def chat(
     return result
 
 
+@dataclass(frozen=True)
+class ModerationResult:
+    flagged: bool
+    categories: tuple[str, ...]  # the categories the endpoint flagged
+    model: str
+
+
+def moderate(text: str, *, tag: CallTag) -> ModerationResult:
+    """Ask an OpenAI-compatible moderation endpoint about ``text`` (model: ``tag.model``);
+    same retries, errors and LLMCall row as :func:`chat`."""
+    call = _Call(tag)
+    try:
+        _require_configuration()
+        client = _sync_client(*_client_options())
+        result = _moderate_with_retries(client, {"model": call.model, "input": text}, call)
+    except BaseException as exc:
+        call_id = _record(call, exc)
+        if isinstance(exc, LLMError):
+            exc.llm_call_id = call_id
+        raise
+    _record(call, None)
+    return result
+
+
+def _moderate_with_retries(client: openai.OpenAI, request: dict, call: "_Call") -> ModerationResult:
+    while True:
+        call.attempts += 1
+        try:
+            response = client.moderations.create(**request)
+        except openai.APIError as exc:
+            error = _translate(exc, call.attempts)
+            delay = _retry_delay(error, exc, call.attempts)
+            if delay is None:
+                raise error from exc
+            time.sleep(delay)
+        else:
+            return _moderation_result(response, call.model)
+
+
+def _moderation_result(response: Any, model: str) -> ModerationResult:
+    results = list(getattr(response, "results", None) or [])
+    if not results:
+        raise LLMRequestRejected("The moderation endpoint answered with no result.")
+    flagged = any(bool(r.flagged) for r in results)
+    categories = sorted(
+        {
+            name
+            for r in results
+            for name, on in (r.categories.model_dump(by_alias=True) or {}).items()
+            if on
+        }
+    )
+    return ModerationResult(flagged, tuple(categories), getattr(response, "model", "") or model)
+
+
 # --- one logical call ---
 
 

@@ -20,12 +20,30 @@ from .rank import (
     pagerank_networkx,
     rank_edges,
 )
+from .raters import (
+    FLAG_REASONS,
+    FLAGS,
+    FlagThresholds,
+    RaterArrival,
+    TimedVote,
+    flag_raters,
+    raters_with,
+    without_raters,
+)
 from .reliability import GateThresholds, ReliabilityReport, reliability_report
 from .report import aggregate, dumps
 from .store import GLOBAL_SECTION, section_key, split_result
 from .types import ANSWERS, Config, Vote, VoteArrays
 
 __all__ = [
+    "FLAGS",
+    "FLAG_REASONS",
+    "FlagThresholds",
+    "RaterArrival",
+    "TimedVote",
+    "flag_raters",
+    "raters_with",
+    "without_raters",
     "ANSWERS",
     "GLOBAL",
     "GLOBAL_SECTION",

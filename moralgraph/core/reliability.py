@@ -81,6 +81,7 @@ class GateThresholds:
     min_median_votes_per_edge: float = 5.0
     min_log_loss_gain: float = 0.0
     min_winner_prob_top: float = 0.8
+    max_flagged_vote_share: float = 0.1
 
 
 @dataclass(frozen=True)

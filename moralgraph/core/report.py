@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -32,6 +32,7 @@ from .rank import (
     bt_bootstrap,
     rank_edges,
 )
+from .raters import gate_with_flags, quality_section
 from .reliability import GateThresholds, ReliabilityReport, reliability_report
 from .types import ANSWERS, WISER, Config, VoteArrays
 
@@ -143,8 +144,13 @@ def aggregate(
     *,
     groups: Mapping[str, str] | None = None,
     thresholds: GateThresholds | None = None,
+    rater_flags: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
-    """Every aggregation step on ``votes``; a JSON-ready dict (see :func:`dumps`)."""
+    """Every aggregation step on ``votes``; a JSON-ready dict (see :func:`dumps`).
+
+    With ``rater_flags`` (rater id -> flags, :mod:`.raters`), the result gains
+    ``rater_quality`` and the gate fails when flagged raters cast too large a share.
+    """
     config = config or Config()
     thresholds = thresholds or GateThresholds()
     rng = np.random.default_rng(config.seed)
@@ -159,9 +165,12 @@ def aggregate(
         alpha_l2=config.bt_alpha_l2,
     )
     reliability = reliability_report(votes, config, rng=rng, thresholds=thresholds)
+    quality = quality_section(votes, rater_flags, config) if rater_flags is not None else None
+    if quality is not None:
+        reliability = gate_with_flags(reliability, quality["flagged_share"], thresholds)
     bt = _bt_by_context(fit, intervals, votes)
     contexts = _context_sections(votes, config, bt, reliability, thresholds, groups)
-    return {
+    result = {
         "schema_version": SCHEMA_VERSION,
         "config": config.to_dict(),
         "algorithm": _algorithm(config),
@@ -179,6 +188,9 @@ def aggregate(
         },
         "reliability": reliability.to_dict(),
     }
+    if quality is not None:
+        result["rater_quality"] = quality
+    return result
 
 
 def _algorithm(config: Config) -> str:

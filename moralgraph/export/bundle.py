@@ -15,7 +15,8 @@ Files (the schema of each is in ``schemas/``; rows sorted by numeric id):
 * ``graph.json``: MAI's ``MoralGraphSummary`` of the pooled graph; ``graph.graphml``;
 * ``report.json``: counts, reliability and its gate, winners with the reasons they are (not)
   published, Bradley-Terry acquiescence, notes on the algorithms;
-* ``votes.jsonl`` (only when votes are passed): raters as keyed hashes, never raw ids;
+* ``votes.jsonl`` (only when votes are passed): raters as keyed hashes, never raw ids, and each
+  rater's quality flags (``moralgraph.core.raters``); the manifest counts flagged votes;
 * ``README.md`` (dataset card), ``schemas/*.schema.json``, ``manifest.json``.
 """
 
@@ -94,6 +95,7 @@ class VoteInput:
     from_value_id: int
     to_value_id: int
     answer: str
+    flags: tuple[str, ...] = ()  # the rater's quality flags (moralgraph.core.raters)
 
 
 @dataclass(frozen=True)
@@ -273,6 +275,7 @@ def vote_rows(votes: Iterable[VoteInput], salt: str) -> list[dict[str, Any]]:
             "from_value_id": value_key(v.from_value_id),
             "to_value_id": value_key(v.to_value_id),
             "answer": v.answer,
+            "flags": list(v.flags),
             "_order": (_order(v.context_id), _order(v.from_value_id), _order(v.to_value_id)),
         }
         for v in votes
@@ -396,6 +399,22 @@ def _counts(
         "raters": result["counts"]["raters"],
         "exported_votes": files[VOTES_FILE].count(b"\n") if VOTES_FILE in files else None,
         "published_winners": sum(1 for w in winners if w is not None and not w["reasons"]),
+        "rater_flags": _flag_counts(result.get("rater_quality")),
+    }
+
+
+def _flag_counts(quality: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """How many raters and votes carry rater-quality flags, and how many were left out (no
+    rater ids: those stay in the study's database)."""
+    if quality is None:
+        return None
+    excluded = quality.get("excluded") or {}
+    return {
+        "raters": len(quality["raters"]),
+        "votes": quality["flagged_votes"],
+        "by_flag": {flag: dict(counts) for flag, counts in quality["by_flag"].items()},
+        "excluded_raters": excluded.get("raters", 0),
+        "excluded_votes": excluded.get("votes", 0),
     }
 
 

@@ -18,7 +18,8 @@ CONFIGS = {
     "contexts.jsonl": "the contexts ('When ...' phrases) and their questions",
     "questions.jsonl": "the study's questions: prompts a user might send an AI",
     "edges.jsonl": "per context, each ordered pair of values with its vote counts",
-    "votes.jsonl": "wisdom votes of consenting participants, raters as keyed hashes",
+    "votes.jsonl": "wisdom votes of consenting participants, raters as keyed hashes, each with "
+    "its rater's quality flags",
     "training/preference_trl.jsonl": "preference pairs in TRL's conversational format",
     "training/preference_openai_dpo.jsonl": "preference pairs in OpenAI's DPO format",
     "training/prompts.jsonl": "prompts with their context and values, for reward functions",

@@ -36,6 +36,7 @@ from tests.fakes.openai_wire import (
     error_body,
     estimate_tokens,
     full_message,
+    moderation_body,
     new_call_id,
     split_text,
     stamp,
@@ -100,6 +101,10 @@ class FakeOpenAIServer:
         self.stamp_tokens = stamp_tokens
         self.responder = responder
         self.requests: list[dict] = []
+        # Moderation: inputs containing any of these words come back flagged; requests kept.
+        self.flagged_words: set[str] = set()
+        self.moderation_requests: list[dict] = []
+        self.moderation_errors: deque[Error] = deque()
         self.request_headers: list[dict[str, str]] = []
         self._steps: deque[Step] = deque()
         self._lock = threading.Lock()
@@ -199,6 +204,8 @@ class FakeOpenAIServer:
         path = path.split("?", 1)[0].rstrip("/")
         if method == "GET" and path.endswith("/models"):
             await _send_json(writer, 200, {"object": "list", "data": [_model_entry()]})
+        elif method == "POST" and path.endswith("/moderations"):
+            await self._moderate(writer, json.loads(body or b"{}"))
         elif method == "POST" and path.endswith("/chat/completions"):
             with self._lock:
                 self.request_headers.append(headers)
@@ -206,6 +213,18 @@ class FakeOpenAIServer:
         else:
             await _send_json(writer, 404, {"error": {"message": f"No route {method} {path}"}})
         return keep_alive
+
+    async def _moderate(self, writer: asyncio.StreamWriter, request: dict) -> None:
+        with self._lock:
+            self.moderation_requests.append(request)
+            error = self.moderation_errors.popleft() if self.moderation_errors else None
+        if error is not None:
+            await _send_json(writer, error.status, error.body or error_body(error.status))
+            return
+        inputs = request.get("input")
+        texts = inputs if isinstance(inputs, list) else [str(inputs or "")]
+        model = str(request.get("model", "omni-moderation-latest"))
+        await _send_json(writer, 200, moderation_body(model, texts, self.flagged_words))
 
     async def _chat(self, writer: asyncio.StreamWriter, request: dict) -> bool:
         step = self._next_step(request)

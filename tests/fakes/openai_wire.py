@@ -168,3 +168,38 @@ def _usage(prompt_tokens: int, completion_tokens: int) -> dict:
         "completion_tokens": completion_tokens,
         "total_tokens": prompt_tokens + completion_tokens,
     }
+
+
+MODERATION_CATEGORIES = (
+    "harassment",
+    "harassment/threatening",
+    "hate",
+    "hate/threatening",
+    "illicit",
+    "illicit/violent",
+    "self-harm",
+    "self-harm/instructions",
+    "self-harm/intent",
+    "sexual",
+    "sexual/minors",
+    "violence",
+    "violence/graphic",
+)
+
+
+def moderation_body(model: str, texts: list[str], flagged_words: set[str]) -> dict:
+    """A /v1/moderations response: a text is flagged for harassment when it holds a word."""
+    results = []
+    for text in texts:
+        flagged = any(word.lower() in str(text).lower() for word in flagged_words)
+        categories = {name: flagged and name == "harassment" for name in MODERATION_CATEGORIES}
+        scores = {name: 0.97 if on else 0.001 for name, on in categories.items()}
+        results.append(
+            {
+                "flagged": flagged,
+                "categories": categories,
+                "category_scores": scores,
+                "category_applied_input_types": {name: ["text"] for name in categories},
+            }
+        )
+    return {"id": f"modr-fake{next(_ids)}", "model": model, "results": results}

@@ -145,6 +145,7 @@ def test_votes_name_raters_only_by_keyed_hash(files):
         "from_value_id": "v1",
         "to_value_id": "v2",
         "answer": "wiser",
+        "flags": [],
     }
     everything = b"".join(files.values())
     assert SALT.encode() not in everything
@@ -222,3 +223,43 @@ def test_write_bundle_will_not_replace_a_folder_that_is_not_a_bundle(tmp_path, f
     with pytest.raises(FileExistsError, match="holds no bundle"):
         write_bundle(files, tmp_path)
     assert (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_each_exported_vote_carries_its_raters_flags():
+    votes = [replace(VOTES[0], flags=("burst", "too_fast")), *VOTES[1:]]
+    exported = rows(build_bundle(tiny_inputs(votes=votes), salt=SALT), "votes.jsonl")
+    by_rater = {v["rater"]: v["flags"] for v in exported}
+    assert by_rater[rater_hash(SALT, "17")] == ["burst", "too_fast"]
+    assert by_rater[rater_hash(SALT, "18")] == []
+
+
+def test_the_manifest_counts_flagged_and_excluded_raters_and_votes():
+    quality = {
+        "raters": {"17": {"flags": ["burst"], "votes": 1}},
+        "flagged_votes": 1,
+        "flagged_share": 1 / 11,
+        "by_flag": {
+            "burst": {"raters": 1, "votes": 1},
+            "too_fast": {"raters": 0, "votes": 0},
+            "same_pattern": {"raters": 0, "votes": 0},
+            "constant_answer": {"raters": 0, "votes": 0},
+        },
+        "winners_without_flagged": {10: 2},
+        "excluded": {"cohorts": [["client", "abc"]], "raters": 2, "votes": 5},
+    }
+    result = {**tiny_result(), "rater_quality": quality}
+    files = build_bundle(tiny_inputs(result=result, votes=VOTES), salt=SALT)
+    counts = json.loads(files["manifest.json"])["counts"]["rater_flags"]
+    assert counts["raters"] == 1
+    assert counts["votes"] == 1
+    assert counts["by_flag"]["burst"] == {"raters": 1, "votes": 1}
+    assert (counts["excluded_raters"], counts["excluded_votes"]) == (2, 5)
+    assert b'"17"' not in files["manifest.json"]
+    assert validate_bundle_file("manifest.json", files["manifest.json"]) == 1
+
+
+def test_a_vote_with_an_unknown_flag_fails_the_votes_schema():
+    votes = [replace(VOTES[0], flags=("made_up",))]
+    files = build_bundle(tiny_inputs(votes=votes), salt=SALT)
+    with pytest.raises(Exception, match="made_up"):
+        validate_bundle_file("votes.jsonl", files["votes.jsonl"])

@@ -57,6 +57,7 @@ def test_manifest_records_config_counts_model_and_the_pagerank_note():
         "raters": 4,
         "exported_votes": 3,
         "published_winners": 1,
+        "rater_flags": None,
     }
     assert manifest["embedding_model"] == {"name": "test-model", "dimension": 3}
     assert set(manifest["score_algorithms"]) == {"pagerank_mai", "bradley_terry_bootstrap"}
