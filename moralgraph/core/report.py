@@ -4,9 +4,11 @@
 MAI publishes, and per context), PageRank rankings, contested sets, Bradley-Terry
 scores with bootstrap intervals, bridging (when rater groups are given), the
 reliability report, and for each context a winner with the reasons it may or may
-not be published.  All randomness comes from one generator seeded by
-``config.seed``; nothing reads the clock.  :func:`dumps` writes sorted keys and
-floats rounded to :data:`FLOAT_DIGITS` decimals, so equal inputs give equal bytes.
+not be published.  Intervals and P(top) come from the linearised rater bootstrap of
+:mod:`.intervals` (one sparse factorisation instead of a refit per sample).  All
+randomness comes from one generator seeded by ``config.seed``; nothing reads the clock.
+:func:`dumps` writes sorted keys and floats rounded to :data:`FLOAT_DIGITS` decimals, so
+equal inputs give equal bytes.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .bridging import Bridging, edge_bridging, winner_bridging
 from .edges import GLOBAL, EdgeTable, pair_contexts, summarize_edges
 from .graph import contested_sets
+from .intervals import bt_intervals
 from .rank import (
     MAI_ALGORITHM,
     NETWORKX_ALGORITHM,
@@ -29,7 +33,6 @@ from .rank import (
     BTIntervals,
     Scores,
     bradley_terry,
-    bt_bootstrap,
     rank_edges,
 )
 from .reliability import GateThresholds, ReliabilityReport, reliability_report
@@ -144,12 +147,26 @@ def aggregate(
     groups: Mapping[str, str] | None = None,
     thresholds: GateThresholds | None = None,
 ) -> dict[str, Any]:
-    """Every aggregation step on ``votes``; a JSON-ready dict (see :func:`dumps`)."""
+    """Every aggregation step on ``votes``; a JSON-ready dict (see :func:`dumps`).
+
+    BLAS runs on one thread: the solves here are small or sparse, and OpenBLAS threads that
+    spin for a core the web process holds made a build many times slower on a busy machine.
+    """
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _aggregate(votes, config, groups, thresholds)
+
+
+def _aggregate(
+    votes: VoteArrays,
+    config: Config | None,
+    groups: Mapping[str, str] | None,
+    thresholds: GateThresholds | None,
+) -> dict[str, Any]:
     config = config or Config()
     thresholds = thresholds or GateThresholds()
     rng = np.random.default_rng(config.seed)
     data, fit = bradley_terry(votes, config)
-    intervals = bt_bootstrap(
+    intervals = bt_intervals(
         data,
         fit,
         samples=config.bootstrap_samples,
