@@ -6,8 +6,8 @@ votes, aggregate, store the summary and sections) runs once per path, each in a 
 process so that its peak RSS is its own:
 
 * new: Bradley-Terry intervals and P(top) from :func:`moralgraph.core.intervals.bt_intervals`;
-* old: the same build with the 200-refit :func:`moralgraph.core.rank.bt_bootstrap` in its place
-  (what the build ran before; everything else is shared).
+* old: the build as it was before: the 200-refit :func:`moralgraph.core.rank.bt_bootstrap`,
+  the indented JSON text (pure-Python encoder) and BLAS threads not pinned; the rest is shared.
 
 Sizes: 10k votes / 1k values / 10 contexts and 100k / 10k / 20 by default; ``--million`` adds
 1M / 100k / 50 for the new path only (the old one takes many minutes there). The database is
@@ -21,6 +21,8 @@ largest size timed with both paths.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import subprocess
 import sys
@@ -99,12 +101,23 @@ def run_build(study_id: int, path: str) -> None:
     from moralgraph.core import rank, report
 
     if path == "old":
-        report.bt_intervals = rank.bt_bootstrap
+        _restore_old_path(services, report, rank)
     study = Study.objects.get(pk=study_id)
     study.graph_builds.all().delete()
     start = time.perf_counter()
     build = services.graph_build(study=study)
     print(f"{time.perf_counter() - start:.3f} {build.summary['counts']['votes']}")
+
+
+def _restore_old_path(services, report, rank) -> None:
+    """The build as it was: 200 refits, indented JSON, BLAS threads left to OpenBLAS."""
+
+    def indented(result):
+        return json.dumps(report.clean(result), sort_keys=True, indent=1, ensure_ascii=False)
+
+    report.bt_intervals = rank.bt_bootstrap
+    report.threadpool_limits = lambda **_: contextlib.nullcontext()
+    services.dumps = lambda result: indented(result) + "\n"
 
 
 def timed_child(study_id: int, path: str, env: dict[str, str]) -> tuple[float, float, int]:

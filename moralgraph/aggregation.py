@@ -14,6 +14,7 @@ from elicitation.models import Study
 
 from . import loaders
 from .core import Config, GateThresholds, aggregate
+from .core.report import Parts, aggregate_parts
 
 #: The demographic answer that bridging splits raters by.
 BRIDGING_FIELD = "usPoliticalAffiliation"
@@ -31,15 +32,38 @@ def study_graph(
     Bridging runs when some voters answered ``group_field``; ``bridging_groups`` says by
     which field and how many voters have a group.
     """
+    votes, labels, groups = _inputs(study, group_field)
+    result = aggregate(votes, config, groups=groups or None, thresholds=thresholds)
+    return {**result, **_extras(labels, groups, group_field)}
+
+
+def study_graph_parts(
+    study: Study,
+    config: Config | None = None,
+    *,
+    thresholds: GateThresholds | None = None,
+    group_field: str = BRIDGING_FIELD,
+) -> Parts:
+    """:func:`study_graph` in pieces made as they are read (see :class:`core.report.Parts`)."""
+    votes, labels, groups = _inputs(study, group_field)
+    parts = aggregate_parts(votes, config, groups=groups or None, thresholds=thresholds)
+    parts.head.update(_extras(labels, groups, group_field))
+    return parts
+
+
+def _inputs(study: Study, group_field: str):
     votes, labels = loaders.study_vote_arrays(study)
     groups = loaders.study_rater_groups(study, group_field)
     voters = set(votes.raters)
-    groups = {rater: group for rater, group in groups.items() if rater in voters}
-    result = aggregate(votes, config, groups=groups or None, thresholds=thresholds)
-    result["labels"] = {"values": labels.values, "contexts": labels.contexts}
-    result["bridging_groups"] = {
-        "field": group_field,
-        "raters_with_group": len(groups),
-        "groups": sorted(set(groups.values())),
+    return votes, labels, {rater: group for rater, group in groups.items() if rater in voters}
+
+
+def _extras(labels: loaders.VoteLabels, groups: dict[str, str], group_field: str) -> dict:
+    return {
+        "labels": {"values": labels.values, "contexts": labels.contexts},
+        "bridging_groups": {
+            "field": group_field,
+            "raters_with_group": len(groups),
+            "groups": sorted(set(groups.values())),
+        },
     }
-    return result

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -140,6 +140,18 @@ def _winner(
     return {"value": top["value"], "score": top["score"], "bt_prob_top": prob, "reasons": reasons}
 
 
+@dataclass
+class Parts:
+    """An aggregation result in pieces, made as they are read: ``head`` is everything but the
+    context sections and the global graph; ``contexts()`` yields ``(label, section)`` one
+    context at a time (its edge rows are built only then); ``overall(kept_only)`` is the
+    global section, with only kept edges if asked."""
+
+    head: dict[str, Any]
+    contexts: Callable[[], Iterator[tuple[str, dict[str, Any]]]]
+    overall: Callable[[bool], dict[str, Any]]
+
+
 def aggregate(
     votes: VoteArrays,
     config: Config | None = None,
@@ -147,23 +159,40 @@ def aggregate(
     groups: Mapping[str, str] | None = None,
     thresholds: GateThresholds | None = None,
 ) -> dict[str, Any]:
-    """Every aggregation step on ``votes``; a JSON-ready dict (see :func:`dumps`).
+    """Every aggregation step on ``votes``; a JSON-ready dict (see :func:`dumps`)."""
+    parts = aggregate_parts(votes, config, groups=groups, thresholds=thresholds)
+    with _one_blas_thread():
+        contexts = dict(parts.contexts())
+        overall = parts.overall(False)
+    return {**parts.head, "global": overall, "contexts": contexts}
 
-    BLAS runs on one thread: the solves here are small or sparse, and OpenBLAS threads that
-    spin for a core the web process holds made a build many times slower on a busy machine.
-    """
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _aggregate(votes, config, groups, thresholds)
+
+def _one_blas_thread():
+    """BLAS on one thread: the solves here are small or sparse, and OpenBLAS threads that spin
+    for a core the web process holds made a build many times slower on a busy machine."""
+    return threadpool_limits(limits=1, user_api="blas")
 
 
-def _aggregate(
+def aggregate_parts(
     votes: VoteArrays,
-    config: Config | None,
-    groups: Mapping[str, str] | None,
-    thresholds: GateThresholds | None,
-) -> dict[str, Any]:
+    config: Config | None = None,
+    *,
+    groups: Mapping[str, str] | None = None,
+    thresholds: GateThresholds | None = None,
+) -> Parts:
+    """:func:`aggregate` as :class:`Parts`, so a caller can write each section as it is made."""
     config = config or Config()
     thresholds = thresholds or GateThresholds()
+    with _one_blas_thread():
+        return _parts(votes, config, groups, thresholds)
+
+
+def _parts(
+    votes: VoteArrays,
+    config: Config,
+    groups: Mapping[str, str] | None,
+    thresholds: GateThresholds,
+) -> Parts:
     rng = np.random.default_rng(config.seed)
     data, fit = bradley_terry(votes, config)
     intervals = bt_intervals(
@@ -178,14 +207,12 @@ def _aggregate(
     reliability = reliability_report(votes, config, rng=rng, thresholds=thresholds)
     bt = _bt_by_context(fit, intervals, votes)
     contexts = _context_sections(votes, config, bt, reliability, thresholds, groups)
-    return {
+    head = {
         "schema_version": SCHEMA_VERSION,
         "config": config.to_dict(),
         "algorithm": _algorithm(config),
         "notes": {"pagerank": PAGERANK_NOTES[_algorithm(config)]},
         "counts": _counts(votes),
-        "global": _global_section(votes, config, groups),
-        "contexts": contexts,
         "bradley_terry": {
             "alpha": {
                 ("*" if c == GLOBAL else votes.contexts[c]): float(a)
@@ -196,6 +223,9 @@ def _aggregate(
         },
         "reliability": reliability.to_dict(),
     }
+    return Parts(
+        head, contexts, lambda kept_only: _global_section(votes, config, groups, kept_only)
+    )
 
 
 def _algorithm(config: Config) -> str:
@@ -203,14 +233,20 @@ def _algorithm(config: Config) -> str:
 
 
 def _global_section(
-    votes: VoteArrays, config: Config, groups: Mapping[str, str] | None
+    votes: VoteArrays, config: Config, groups: Mapping[str, str] | None, kept_only: bool
 ) -> dict[str, Any]:
-    """MAI's pooled graph: every pair with its contexts, and the global ranking."""
+    """MAI's pooled graph: every pair (or only the kept ones) with its contexts, and the global
+    ranking."""
     table = summarize_edges(votes, config, by_context=False)
     scores = rank_edges(table, config)
     bridging = edge_bridging(votes, groups, table, config) if groups else None
+    contexts = pair_contexts(votes, table)
+    if kept_only:
+        rows = np.flatnonzero(table.kept)
+        table, bridging = table.select(rows), _take(bridging, rows)
+        contexts = [contexts[i] for i in rows.tolist()]
     return {
-        "edges": _edge_rows(table, votes, bridging, pair_contexts(votes, table)),
+        "edges": _edge_rows(table, votes, bridging, contexts),
         "ranking": _scores_by_context(scores, votes).get(GLOBAL, []),
     }
 
@@ -222,8 +258,12 @@ def _context_sections(
     reliability: ReliabilityReport,
     thresholds: GateThresholds,
     groups: Mapping[str, str] | None,
-) -> dict[str, Any]:
-    """Per context: edges, PageRank ranking, Bradley-Terry, contested sets, winner."""
+) -> Callable[[], Iterator[tuple[str, dict[str, Any]]]]:
+    """Per context: edges, PageRank ranking, Bradley-Terry, contested sets, winner.
+
+    Everything but the edge rows is made now (winners need all of it); the edge rows, by far
+    the biggest part, are made per context when the returned generator reaches it.
+    """
     table = summarize_edges(votes, config)
     ranking = _scores_by_context(rank_edges(table, config), votes)
     bridging = edge_bridging(votes, groups, table, config) if groups else None
@@ -232,10 +272,8 @@ def _context_sections(
     }
     contexts: dict[str, Any] = {}
     for code, label in enumerate(votes.contexts):
-        rows = np.flatnonzero(table.context == code)
         args = (ranking.get(code, []), contested.get(code, []), bt.get(code, []))
         contexts[label] = {
-            "edges": _edge_rows(table.select(rows), votes, _take(bridging, rows), None),
             "ranking": args[0],
             "bradley_terry": args[2],
             "contested_sets": args[1],
@@ -243,7 +281,16 @@ def _context_sections(
         }
     if groups:
         _add_winner_bridging(contexts, votes, groups, config)
-    return contexts
+    order = np.argsort(table.context, kind="stable")
+    starts = np.searchsorted(table.context[order], np.arange(votes.n_contexts + 1))
+
+    def sections() -> Iterator[tuple[str, dict[str, Any]]]:
+        for code, label in enumerate(votes.contexts):
+            rows = order[starts[code] : starts[code + 1]]
+            edges = _edge_rows(table.select(rows), votes, _take(bridging, rows), None)
+            yield label, {"edges": edges, **contexts[label]}
+
+    return sections
 
 
 def _take(bridging: Bridging | None, rows: np.ndarray) -> Bridging | None:
@@ -283,13 +330,13 @@ def _counts(votes: VoteArrays) -> dict[str, Any]:
     }
 
 
-def _clean(obj: Any) -> Any:
+def clean(obj: Any) -> Any:
     """JSON-ready copy: numpy scalars to Python, floats rounded, NaN and inf to None."""
     kind = type(obj)
     if kind is dict:
-        return {str(k): _clean(v) for k, v in obj.items()}
+        return {str(k): clean(v) for k, v in obj.items()}
     if kind is list or kind is tuple:
-        return [_clean(v) for v in obj]
+        return [clean(v) for v in obj]
     if kind is str or kind is int or kind is bool or obj is None:
         return obj
     if isinstance(obj, np.generic):
@@ -299,7 +346,7 @@ def _clean(obj: Any) -> Any:
             return None
         rounded = round(obj, FLOAT_DIGITS)
         return 0.0 if rounded == 0 else rounded
-    return _clean(dict(obj)) if isinstance(obj, Mapping) else obj
+    return clean(dict(obj)) if isinstance(obj, Mapping) else obj
 
 
 def dumps(result: Mapping[str, Any]) -> str:
@@ -308,5 +355,5 @@ def dumps(result: Mapping[str, Any]) -> str:
     Compact on purpose: with ``indent`` the standard library falls back to its pure-Python
     encoder, which took most of a 100k-vote build.
     """
-    text = json.dumps(_clean(result), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    text = json.dumps(clean(result), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return text + "\n"

@@ -110,3 +110,22 @@ def test_no_samples_gives_no_intervals():
     data = bt_data(votes)
     empty = bt_intervals(data, fit_bt(data), samples=0, rng=np.random.default_rng(0))
     assert empty.samples == 0 and np.isnan(empty.lo).all() and np.isnan(empty.prob_top).all()
+
+
+def test_aggregate_runs_blas_on_one_thread(monkeypatch):
+    """OpenBLAS threads spinning for cores the web process holds made builds crawl."""
+    from threadpoolctl import threadpool_info
+
+    from moralgraph.core import report
+    from moralgraph.core.types import Config
+
+    seen = []
+
+    def spy(*args, **kwargs):
+        seen.extend(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+        return bt_intervals(*args, **kwargs)
+
+    monkeypatch.setattr(report, "bt_intervals", spy)
+    votes, _ = latent_study(values=6, contexts=1, raters=30)
+    report.aggregate(votes, Config(bootstrap_samples=3, split_half_repeats=2, folds=2))
+    assert seen and set(seen) == {1}
