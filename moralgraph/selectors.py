@@ -10,6 +10,7 @@ from django.db.models.functions import Cast, Coalesce
 
 from elicitation.models import Context, Study, ValuesCard
 
+from .core.compare import compare_builds
 from .models import CanonicalValue, CardLink, GraphBuild, GraphBuildSection, UpgradeHypothesis
 from .reranker import embedding
 
@@ -99,3 +100,18 @@ def latest_graph_section(study: Study, key: str) -> dict[str, Any] | None:
     newest = _builds_newest_first(study).values("id")[:1]
     rows = GraphBuildSection.objects.filter(build_id=Subquery(newest), key=key)
     return rows.values_list("data", flat=True).first()
+
+
+def graph_builds_compared(earlier: GraphBuild, later: GraphBuild) -> dict[str, Any]:
+    """What changed from ``earlier`` to ``later`` (see :mod:`moralgraph.core.compare`); both
+    builds must be of the same study. Reads each build's context sections, one at a time."""
+    if earlier.study_id != later.study_id:
+        raise ValueError("Only builds of the same study can be compared.")
+    return compare_builds(
+        (earlier.summary, _context_sections(earlier)), (later.summary, _context_sections(later))
+    )
+
+
+def _context_sections(build: GraphBuild) -> dict[str, dict[str, Any]]:
+    rows = GraphBuildSection.objects.filter(build=build, key__startswith="context:")
+    return dict(rows.order_by("key").values_list("key", "data").iterator(chunk_size=20))

@@ -14,15 +14,16 @@ from moralgraph import aggregation
 from moralgraph.aggregation import study_graph
 from moralgraph.core import GLOBAL_SECTION, dumps, section_key, split_result
 from moralgraph.core.report import Parts
-from moralgraph.models import GraphBuild, GraphBuildSection, UpgradeHypothesis
+from moralgraph.models import CanonicalValue, GraphBuild, GraphBuildSection, UpgradeHypothesis
 from moralgraph.selectors import (
     graph_build_section,
     graph_build_sections,
+    graph_builds_compared,
     latest_graph_build,
     latest_graph_section,
 )
 from moralgraph.services import graph_build
-from tests.factories import voted_study
+from tests.factories import linked_value, voted_study
 from tests.graph_support import FAST
 
 pytestmark = pytest.mark.django_db
@@ -221,3 +222,36 @@ def test_a_rebuild_of_the_same_graph_leaves_no_second_build_or_sections(study):
 
     assert again.pk == first.pk and GraphBuild.objects.count() == 1
     assert GraphBuildSection.objects.count() == sections
+
+
+def test_two_builds_compare_by_what_new_votes_changed(study):
+    context = voted_study(study)
+    first = graph_build(study=study, config=FAST)
+    wisest = CanonicalValue.objects.get(title="Depth of feeling")
+    newer = linked_value(context, "Quiet company")
+    hypothesis = UpgradeHypothesis.objects.create(
+        study=study, context=context, from_value=wisest, to_value=newer
+    )
+    for _ in range(4):
+        voter = elicitation_services.participant_start(study=study)
+        elicitation_services.participant_consent(participant=voter, agreed=True)
+        WisdomVote.objects.create(participant=voter, hypothesis=hypothesis, answer="wiser")
+    second = graph_build(study=study, config=FAST)
+
+    change = graph_builds_compared(first, second)["contexts"][str(context.pk)]
+
+    assert change["values_added"] == [str(newer.pk)]
+    assert change["edges_appeared"] == [[str(wisest.pk), str(newer.pk)]]
+    assert change["winner"] == {"before": str(wisest.pk), "after": str(newer.pk)}
+    assert change["edges_flipped"] == change["edges_lost_support"] == []
+
+
+def test_builds_of_different_studies_are_not_compared(study):
+    voted_study(study)
+    build = graph_build(study=study, config=FAST)
+    other = GraphBuild.objects.create(
+        study=Study.objects.create(slug="other", title="Other"), summary={}
+    )
+
+    with pytest.raises(ValueError, match="same study"):
+        graph_builds_compared(build, other)
