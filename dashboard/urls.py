@@ -1,6 +1,6 @@
 """The organizer dashboard, under /dashboard/. Each feature's module lists its own routes."""
 
-from .views import exports, graph, jobs, overview, studies, transcripts, values
+from .views import builds, exports, graph, jobs, overview, studies, transcripts, values
 
 app_name = "dashboard"
 
@@ -12,4 +12,5 @@ urlpatterns = [
     *jobs.urls,
     *exports.urls,
     *graph.urls,
+    *builds.urls,
 ]
