@@ -372,6 +372,13 @@ def _graph_build_store(study: Study, parts: Parts, progress: Progress) -> GraphB
     return build
 
 
+def graph_build_label(*, build: GraphBuild, label: str) -> GraphBuild:
+    """Name a build (a wave of the study, say); blank clears the name."""
+    build.label = " ".join(label.split())[: GraphBuild._meta.get_field("label").max_length]
+    build.save(update_fields=["label"])
+    return build
+
+
 def _sections_add(
     pieces: list[GraphBuildSection], piece: GraphBuildSection | None
 ) -> list[GraphBuildSection]:

@@ -1,11 +1,13 @@
 """Two stored builds of a study side by side: what changed from the earlier to the later."""
 
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
+from django.views.decorators.http import require_POST
 
 from moralgraph.models import GraphBuild
 from moralgraph.selectors import graph_builds_compared
+from moralgraph.services import graph_build_label
 
 from ..access import staff_view, study_for
 
@@ -30,7 +32,19 @@ def builds_compare(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "dashboard/builds_compare.html", page)
 
 
-urls = [path("s/<slug:slug>/builds/compare/", builds_compare, name="builds_compare")]
+@staff_view
+@require_POST
+def build_label(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    study = study_for(slug)
+    build = get_object_or_404(GraphBuild, study=study, pk=pk)
+    graph_build_label(build=build, label=request.POST.get("label", ""))
+    return redirect("dashboard:builds_compare", slug=study.slug)
+
+
+urls = [
+    path("s/<slug:slug>/builds/compare/", builds_compare, name="builds_compare"),
+    path("s/<slug:slug>/builds/<int:pk>/label/", build_label, name="build_label"),
+]
 
 
 def chosen_builds(

@@ -69,3 +69,30 @@ def test_anonymous_visitors_are_sent_to_log_in(client, study):
     response = client.get(compare_url(study))
 
     assert response.status_code == 302 and "login" in response.url
+
+
+def test_an_organizer_names_a_build_as_a_wave_and_the_page_shows_it(staff, study):
+    voted_study(study)
+    build = graph_build(study=study, config=FAST)
+    url = reverse("dashboard:build_label", args=[study.slug, build.pk])
+
+    response = staff.post(url, {"label": "  Wave   1:\tspring  "})
+
+    build.refresh_from_db()
+    assert response.status_code == 302 and build.label == "Wave 1: spring"
+    assert 'value="Wave 1: spring"' in staff.get(compare_url(study)).content.decode()
+
+
+def test_a_get_or_another_studys_build_labels_nothing(staff, study):
+    voted_study(study)
+    build = graph_build(study=study, config=FAST)
+    other = Study.objects.create(slug="other-study", title="Other")
+    theirs = other.graph_builds.create(summary={}, graph_version="x" * 64)
+
+    assert (
+        staff.get(reverse("dashboard:build_label", args=[study.slug, build.pk])).status_code == 405
+    )
+    foreign = reverse("dashboard:build_label", args=[study.slug, theirs.pk])
+    assert staff.post(foreign, {"label": "mine now"}).status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.label == ""
