@@ -61,10 +61,9 @@ def _hypotheses(job: Job, progress: Progress) -> tuple[dict[str, int], str]:
 
 def _aggregate(job: Job, progress: Progress) -> tuple[dict[str, Any], str]:
     """The moral graph stored as a `GraphBuild`; `Job.result` keeps a summary pointing to it."""
-    progress(0, 1, "Building the moral graph.")
-    build = services.graph_build(study=job.study)
+    progress(0, 1, "Reading the votes and computing the moral graph.")
+    build = services.graph_build(study=job.study, progress=progress)
     counts = build.summary["counts"]
-    progress(1, 1, "Built.")
     summary = {
         "graph_build": build.pk,
         "graph_version": build.graph_version,

@@ -2,6 +2,7 @@
 
 from .views import (
     admission,
+    builds,
     exports,
     graph,
     jobs,
@@ -26,4 +27,5 @@ urlpatterns = [
     *graph.urls,
     *raters.urls,
     *moderation.urls,
+    *builds.urls,
 ]

@@ -8,6 +8,7 @@ titles and names. Same votes and config, same result: write it with
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -16,10 +17,26 @@ from elicitation.models import Study
 
 from . import loaders
 from .core import Config, FlagThresholds, GateThresholds, aggregate, flag_raters, without_raters
+from .core.report import Parts, aggregate_parts
+from .core.types import VoteArrays
 from .models import RaterExclusion
 
 #: The demographic answer that bridging splits raters by.
 BRIDGING_FIELD = "usPoliticalAffiliation"
+
+
+@dataclass(frozen=True)
+class _Inputs:
+    """A study's votes as the core sees them, after excluded cohorts left."""
+
+    all_votes: VoteArrays
+    votes: VoteArrays
+    labels: loaders.VoteLabels
+    groups: dict[str, str]
+    flags: dict[str, tuple[str, ...]]  # the remaining raters' flags
+    clients: dict[str, str]
+    cohorts: list[tuple[str, str]]
+    excluded: set[str]
 
 
 def study_graph(
@@ -36,36 +53,78 @@ def study_graph(
     are left out before anything is counted; ``rater_quality`` says who the remaining flagged
     raters are, which client each came from, and what was excluded.
     """
+    inputs = _inputs(study, group_field)
+    result = aggregate(
+        inputs.votes,
+        config,
+        groups=inputs.groups or None,
+        thresholds=thresholds or gate_thresholds(),
+        rater_flags=inputs.flags,
+    )
+    _describe_quality(result["rater_quality"], inputs)
+    return {**result, **_extras(inputs, group_field)}
+
+
+def study_graph_parts(
+    study: Study,
+    config: Config | None = None,
+    *,
+    thresholds: GateThresholds | None = None,
+    group_field: str = BRIDGING_FIELD,
+) -> Parts:
+    """:func:`study_graph` in pieces made as they are read (see :class:`core.report.Parts`)."""
+    inputs = _inputs(study, group_field)
+    parts = aggregate_parts(
+        inputs.votes,
+        config,
+        groups=inputs.groups or None,
+        thresholds=thresholds or gate_thresholds(),
+        rater_flags=inputs.flags,
+    )
+    _describe_quality(parts.head["rater_quality"], inputs)
+    parts.head.update(_extras(inputs, group_field))
+    return parts
+
+
+def _inputs(study: Study, group_field: str) -> _Inputs:
     all_votes, labels = loaders.study_vote_arrays(study)
     flags = study_rater_flags(study)
     clients = loaders.study_rater_clients(study)
     cohorts = loaders.study_exclusions(study)
     excluded = excluded_raters(cohorts, flags, clients)
     votes = without_raters(all_votes, excluded) if excluded else all_votes
-    groups = loaders.study_rater_groups(study, group_field)
     voters = set(votes.raters)
-    groups = {rater: group for rater, group in groups.items() if rater in voters}
-    kept_flags = {rater: f for rater, f in flags.items() if rater not in excluded}
-    result = aggregate(
-        votes,
-        config,
-        groups=groups or None,
-        thresholds=thresholds or gate_thresholds(),
-        rater_flags=kept_flags,
+    groups = loaders.study_rater_groups(study, group_field)
+    return _Inputs(
+        all_votes=all_votes,
+        votes=votes,
+        labels=labels,
+        groups={rater: group for rater, group in groups.items() if rater in voters},
+        flags={rater: f for rater, f in flags.items() if rater not in excluded},
+        clients=clients,
+        cohorts=cohorts,
+        excluded=excluded,
     )
-    result["rater_quality"]["clients"] = {r: clients[r] for r in kept_flags if r in clients}
-    result["rater_quality"]["excluded"] = {
-        "cohorts": [list(cohort) for cohort in cohorts],
-        "raters": len(excluded & set(all_votes.raters)),
-        "votes": all_votes.n_votes - votes.n_votes,
+
+
+def _describe_quality(quality: dict, inputs: _Inputs) -> None:
+    quality["clients"] = {r: inputs.clients[r] for r in inputs.flags if r in inputs.clients}
+    quality["excluded"] = {
+        "cohorts": [list(cohort) for cohort in inputs.cohorts],
+        "raters": len(inputs.excluded & set(inputs.all_votes.raters)),
+        "votes": inputs.all_votes.n_votes - inputs.votes.n_votes,
     }
-    result["labels"] = {"values": labels.values, "contexts": labels.contexts}
-    result["bridging_groups"] = {
-        "field": group_field,
-        "raters_with_group": len(groups),
-        "groups": sorted(set(groups.values())),
+
+
+def _extras(inputs: _Inputs, group_field: str) -> dict:
+    return {
+        "labels": {"values": inputs.labels.values, "contexts": inputs.labels.contexts},
+        "bridging_groups": {
+            "field": group_field,
+            "raters_with_group": len(inputs.groups),
+            "groups": sorted(set(inputs.groups.values())),
+        },
     }
-    return result
 
 
 def study_rater_flags(study: Study) -> dict[str, tuple[str, ...]]:

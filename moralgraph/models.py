@@ -141,10 +141,14 @@ class GraphBuild(models.Model):
         help_text="Counts, config, reliability, bridging groups and an index of the contexts."
     )
     graph_version = models.CharField(
-        max_length=64, help_text="SHA-256 of the whole result's JSON text."
+        max_length=64,
+        help_text="SHA-256 of the result's compact JSON, head then each section in order.",
     )
     config = models.JSONField(default=dict, blank=True)
     built_at = models.DateTimeField(auto_now_add=True)
+    label = models.CharField(
+        max_length=80, blank=True, help_text="The organizer's name for it, e.g. a wave."
+    )
 
     class Meta:
         ordering = ["-built_at", "-id"]

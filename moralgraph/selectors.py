@@ -10,6 +10,7 @@ from django.db.models.functions import Cast, Coalesce
 
 from elicitation.models import Context, Study, ValuesCard
 
+from .core.compare import compare_builds
 from .models import (
     CanonicalValue,
     CardLink,
@@ -124,3 +125,18 @@ def value_titles(study_id: int, ids: Iterable[int]) -> dict[str, str]:
     """Titles of the study's values with these ids, by id as text."""
     rows = CanonicalValue.objects.filter(study_id=study_id, pk__in=list(ids))
     return {str(pk): title for pk, title in rows.values_list("id", "title")}
+
+
+def graph_builds_compared(earlier: GraphBuild, later: GraphBuild) -> dict[str, Any]:
+    """What changed from ``earlier`` to ``later`` (see :mod:`moralgraph.core.compare`); both
+    builds must be of the same study. Reads each build's context sections, one at a time."""
+    if earlier.study_id != later.study_id:
+        raise ValueError("Only builds of the same study can be compared.")
+    return compare_builds(
+        (earlier.summary, _context_sections(earlier)), (later.summary, _context_sections(later))
+    )
+
+
+def _context_sections(build: GraphBuild) -> dict[str, dict[str, Any]]:
+    rows = GraphBuildSection.objects.filter(build=build, key__startswith="context:")
+    return dict(rows.order_by("key").values_list("key", "data").iterator(chunk_size=20))

@@ -4,15 +4,15 @@ commands call these.
 """
 
 import hashlib
-import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from threadpoolctl import threadpool_limits
 
 from elicitation.llm import client as llm_client
 from elicitation.llm.client import CallTag
@@ -21,7 +21,9 @@ from elicitation.llm.prompts import Prompt
 from elicitation.models import Context, Study, ValuesCard
 
 from . import aggregation, dedupe, hypotheses, moderation, selectors
-from .core import FLAGS, Config, dumps, split_result
+from .core import FLAGS, GLOBAL_SECTION, Config, dumps, section_key
+from .core.report import Parts, clean
+from .core.store import SECTIONED, context_piece, global_piece, label_tables
 from .llm import ask_structured
 from .models import (
     CanonicalValue,
@@ -36,6 +38,9 @@ from .prompting import ValueText
 from .reranker import embedding
 
 logger = logging.getLogger(__name__)
+
+#: ``progress(done, total, message)``, told as a long write advances.
+Progress = Callable[[int, int, str], None]
 
 
 # --- deduplication ---
@@ -321,33 +326,62 @@ def _hypotheses_store(
 SECTION_BATCH = 20
 
 
-def graph_build(*, study: Study, config: Config | None = None) -> GraphBuild:
+def graph_build(
+    *, study: Study, config: Config | None = None, progress: Progress | None = None
+) -> GraphBuild:
     """Compute the study's moral graph and store it, or return the newest build if it is the
     same graph (same ``graph_version``: votes, values and config unchanged).
 
-    The result is stored as :func:`moralgraph.core.dumps` writes it, read back (floats rounded,
-    and NaN or infinity, a Bradley-Terry P(top) that cannot be estimated, as None), in the
-    pieces :func:`moralgraph.core.split_result` cuts: the summary on the build, one
-    :class:`GraphBuildSection` per context and one for the global graph.
+    Each section is stored as it is made, as :func:`moralgraph.core.dumps` would write it read
+    back (floats rounded; NaN or infinity, a Bradley-Terry P(top) that cannot be estimated, as
+    None), in the pieces :func:`moralgraph.core.split_result` cuts: the summary on the build,
+    one :class:`GraphBuildSection` per context and one for the global graph (kept edges). The
+    whole result is never held at once. ``graph_version`` is the SHA-256 of the compact JSON of
+    the head, then of each context section and the global one, in order. ``progress(done,
+    total, message)`` is told of each context written.
     """
-    text = dumps(aggregation.study_graph(study, config))
-    version = hashlib.sha256(text.encode()).hexdigest()
-    newest = selectors.latest_graph_build(study)
-    if newest is not None and newest.graph_version == version:
-        return newest
-    summary, sections = split_result(json.loads(text))
-    return _graph_build_store(study, version, summary, sections)
+    with threadpool_limits(limits=1, user_api="blas"):
+        parts = aggregation.study_graph_parts(study, config)
+        return _graph_build_store(study, parts, progress or _silent)
+
+
+def _silent(done: int, total: int, message: str) -> None:
+    return None
 
 
 @transaction.atomic
-def _graph_build_store(
-    study: Study, version: str, summary: dict[str, Any], sections: dict[str, dict[str, Any]]
-) -> GraphBuild:
-    build = GraphBuild.objects.create(
-        study=study, summary=summary, graph_version=version, config=summary["config"]
+def _graph_build_store(study: Study, parts: Parts, progress: Progress) -> GraphBuild:
+    newest = selectors.latest_graph_build(study)
+    head = clean(parts.head)
+    digest = hashlib.sha256(dumps(head).encode())
+    titles, names = label_tables(head["labels"])
+    build = GraphBuild.objects.create(study=study, summary={}, config=head["config"])
+    entries: dict[str, Any] = {}
+    pieces: list[GraphBuildSection] = []
+    total = head["counts"]["contexts"]
+    for done, (context_id, section) in enumerate(parts.contexts(), start=1):
+        section = clean(section)
+        digest.update(dumps({str(context_id): section}).encode())
+        entries[str(context_id)], data = context_piece(context_id, section, titles, names)
+        pieces = _sections_add(
+            pieces, GraphBuildSection(build=build, key=section_key(context_id), data=data)
+        )
+        progress(done, total + 1, f"{done} of {total} contexts written.")
+    overall = clean(parts.overall(True))
+    digest.update(dumps({GLOBAL_SECTION: overall}).encode())
+    pieces.append(
+        GraphBuildSection(build=build, key=GLOBAL_SECTION, data=global_piece(overall, titles))
     )
-    pieces = [GraphBuildSection(build=build, key=key, data=data) for key, data in sections.items()]
-    GraphBuildSection.objects.bulk_create(pieces, batch_size=SECTION_BATCH)
+    _sections_add(pieces, None)
+    version = digest.hexdigest()
+    if newest is not None and newest.graph_version == version:
+        transaction.set_rollback(True)
+        return newest
+    build.summary = {key: value for key, value in head.items() if key not in SECTIONED}
+    build.summary["contexts"] = entries
+    build.graph_version = version
+    build.save(update_fields=["summary", "graph_version"])
+    progress(total + 1, total + 1, "Built.")
     return build
 
 
@@ -457,6 +491,25 @@ def rater_exclusion_set(*, study: Study, kind: str, value: str, excluded: bool) 
         RaterExclusion.objects.get_or_create(study=study, kind=kind, value=value)
     else:
         RaterExclusion.objects.filter(study=study, kind=kind, value=value).delete()
+
+
+def graph_build_label(*, build: GraphBuild, label: str) -> GraphBuild:
+    """Name a build (a wave of the study, say); blank clears the name."""
+    build.label = " ".join(label.split())[: GraphBuild._meta.get_field("label").max_length]
+    build.save(update_fields=["label"])
+    return build
+
+
+def _sections_add(
+    pieces: list[GraphBuildSection], piece: GraphBuildSection | None
+) -> list[GraphBuildSection]:
+    """Queue a section; insert the queue when it is full, or when ``piece`` is None."""
+    if piece is not None:
+        pieces.append(piece)
+    if piece is None or len(pieces) >= SECTION_BATCH:
+        GraphBuildSection.objects.bulk_create(pieces, batch_size=SECTION_BATCH)
+        return []
+    return pieces
 
 
 # --- shared ---

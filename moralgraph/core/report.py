@@ -4,24 +4,28 @@
 MAI publishes, and per context), PageRank rankings, contested sets, Bradley-Terry
 scores with bootstrap intervals, bridging (when rater groups are given), the
 reliability report, and for each context a winner with the reasons it may or may
-not be published.  All randomness comes from one generator seeded by
-``config.seed``; nothing reads the clock.  :func:`dumps` writes sorted keys and
-floats rounded to :data:`FLOAT_DIGITS` decimals, so equal inputs give equal bytes.
+not be published.  Intervals and P(top) come from the linearised rater bootstrap of
+:mod:`.intervals` (one sparse factorisation instead of a refit per sample).  All
+randomness comes from one generator seeded by ``config.seed``; nothing reads the clock.
+:func:`dumps` writes sorted keys and floats rounded to :data:`FLOAT_DIGITS` decimals, so
+equal inputs give equal bytes.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .bridging import Bridging, edge_bridging, winner_bridging
 from .edges import GLOBAL, EdgeTable, pair_contexts, summarize_edges
 from .graph import contested_sets
+from .intervals import bt_intervals
 from .rank import (
     MAI_ALGORITHM,
     NETWORKX_ALGORITHM,
@@ -29,7 +33,6 @@ from .rank import (
     BTIntervals,
     Scores,
     bradley_terry,
-    bt_bootstrap,
     rank_edges,
 )
 from .raters import gate_with_flags, quality_section
@@ -138,6 +141,18 @@ def _winner(
     return {"value": top["value"], "score": top["score"], "bt_prob_top": prob, "reasons": reasons}
 
 
+@dataclass
+class Parts:
+    """An aggregation result in pieces, made as they are read: ``head`` is everything but the
+    context sections and the global graph; ``contexts()`` yields ``(label, section)`` one
+    context at a time (its edge rows are built only then); ``overall(kept_only)`` is the
+    global section, with only kept edges if asked."""
+
+    head: dict[str, Any]
+    contexts: Callable[[], Iterator[tuple[str, dict[str, Any]]]]
+    overall: Callable[[bool], dict[str, Any]]
+
+
 def aggregate(
     votes: VoteArrays,
     config: Config | None = None,
@@ -151,11 +166,46 @@ def aggregate(
     With ``rater_flags`` (rater id -> flags, :mod:`.raters`), the result gains
     ``rater_quality`` and the gate fails when flagged raters cast too large a share.
     """
+    parts = aggregate_parts(
+        votes, config, groups=groups, thresholds=thresholds, rater_flags=rater_flags
+    )
+    with _one_blas_thread():
+        contexts = dict(parts.contexts())
+        overall = parts.overall(False)
+    return {**parts.head, "global": overall, "contexts": contexts}
+
+
+def _one_blas_thread():
+    """BLAS on one thread: the solves here are small or sparse, and OpenBLAS threads that spin
+    for a core the web process holds made a build many times slower on a busy machine."""
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def aggregate_parts(
+    votes: VoteArrays,
+    config: Config | None = None,
+    *,
+    groups: Mapping[str, str] | None = None,
+    thresholds: GateThresholds | None = None,
+    rater_flags: Mapping[str, Sequence[str]] | None = None,
+) -> Parts:
+    """:func:`aggregate` as :class:`Parts`, so a caller can write each section as it is made."""
     config = config or Config()
     thresholds = thresholds or GateThresholds()
+    with _one_blas_thread():
+        return _parts(votes, config, groups, thresholds, rater_flags)
+
+
+def _parts(
+    votes: VoteArrays,
+    config: Config,
+    groups: Mapping[str, str] | None,
+    thresholds: GateThresholds,
+    rater_flags: Mapping[str, Sequence[str]] | None,
+) -> Parts:
     rng = np.random.default_rng(config.seed)
     data, fit = bradley_terry(votes, config)
-    intervals = bt_bootstrap(
+    intervals = bt_intervals(
         data,
         fit,
         samples=config.bootstrap_samples,
@@ -170,14 +220,12 @@ def aggregate(
         reliability = gate_with_flags(reliability, quality["flagged_share"], thresholds)
     bt = _bt_by_context(fit, intervals, votes)
     contexts = _context_sections(votes, config, bt, reliability, thresholds, groups)
-    result = {
+    head = {
         "schema_version": SCHEMA_VERSION,
         "config": config.to_dict(),
         "algorithm": _algorithm(config),
         "notes": {"pagerank": PAGERANK_NOTES[_algorithm(config)]},
         "counts": _counts(votes),
-        "global": _global_section(votes, config, groups),
-        "contexts": contexts,
         "bradley_terry": {
             "alpha": {
                 ("*" if c == GLOBAL else votes.contexts[c]): float(a)
@@ -189,8 +237,10 @@ def aggregate(
         "reliability": reliability.to_dict(),
     }
     if quality is not None:
-        result["rater_quality"] = quality
-    return result
+        head["rater_quality"] = quality
+    return Parts(
+        head, contexts, lambda kept_only: _global_section(votes, config, groups, kept_only)
+    )
 
 
 def _algorithm(config: Config) -> str:
@@ -198,14 +248,20 @@ def _algorithm(config: Config) -> str:
 
 
 def _global_section(
-    votes: VoteArrays, config: Config, groups: Mapping[str, str] | None
+    votes: VoteArrays, config: Config, groups: Mapping[str, str] | None, kept_only: bool
 ) -> dict[str, Any]:
-    """MAI's pooled graph: every pair with its contexts, and the global ranking."""
+    """MAI's pooled graph: every pair (or only the kept ones) with its contexts, and the global
+    ranking."""
     table = summarize_edges(votes, config, by_context=False)
     scores = rank_edges(table, config)
     bridging = edge_bridging(votes, groups, table, config) if groups else None
+    contexts = pair_contexts(votes, table)
+    if kept_only:
+        rows = np.flatnonzero(table.kept)
+        table, bridging = table.select(rows), _take(bridging, rows)
+        contexts = [contexts[i] for i in rows.tolist()]
     return {
-        "edges": _edge_rows(table, votes, bridging, pair_contexts(votes, table)),
+        "edges": _edge_rows(table, votes, bridging, contexts),
         "ranking": _scores_by_context(scores, votes).get(GLOBAL, []),
     }
 
@@ -217,8 +273,12 @@ def _context_sections(
     reliability: ReliabilityReport,
     thresholds: GateThresholds,
     groups: Mapping[str, str] | None,
-) -> dict[str, Any]:
-    """Per context: edges, PageRank ranking, Bradley-Terry, contested sets, winner."""
+) -> Callable[[], Iterator[tuple[str, dict[str, Any]]]]:
+    """Per context: edges, PageRank ranking, Bradley-Terry, contested sets, winner.
+
+    Everything but the edge rows is made now (winners need all of it); the edge rows, by far
+    the biggest part, are made per context when the returned generator reaches it.
+    """
     table = summarize_edges(votes, config)
     ranking = _scores_by_context(rank_edges(table, config), votes)
     bridging = edge_bridging(votes, groups, table, config) if groups else None
@@ -227,10 +287,8 @@ def _context_sections(
     }
     contexts: dict[str, Any] = {}
     for code, label in enumerate(votes.contexts):
-        rows = np.flatnonzero(table.context == code)
         args = (ranking.get(code, []), contested.get(code, []), bt.get(code, []))
         contexts[label] = {
-            "edges": _edge_rows(table.select(rows), votes, _take(bridging, rows), None),
             "ranking": args[0],
             "bradley_terry": args[2],
             "contested_sets": args[1],
@@ -238,7 +296,16 @@ def _context_sections(
         }
     if groups:
         _add_winner_bridging(contexts, votes, groups, config)
-    return contexts
+    order = np.argsort(table.context, kind="stable")
+    starts = np.searchsorted(table.context[order], np.arange(votes.n_contexts + 1))
+
+    def sections() -> Iterator[tuple[str, dict[str, Any]]]:
+        for code, label in enumerate(votes.contexts):
+            rows = order[starts[code] : starts[code + 1]]
+            edges = _edge_rows(table.select(rows), votes, _take(bridging, rows), None)
+            yield label, {"edges": edges, **contexts[label]}
+
+    return sections
 
 
 def _take(bridging: Bridging | None, rows: np.ndarray) -> Bridging | None:
@@ -278,12 +345,15 @@ def _counts(votes: VoteArrays) -> dict[str, Any]:
     }
 
 
-def _clean(obj: Any) -> Any:
+def clean(obj: Any) -> Any:
     """JSON-ready copy: numpy scalars to Python, floats rounded, NaN and inf to None."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
+    kind = type(obj)
+    if kind is dict:
+        return {str(k): clean(v) for k, v in obj.items()}
+    if kind is list or kind is tuple:
+        return [clean(v) for v in obj]
+    if kind is str or kind is int or kind is bool or obj is None:
+        return obj
     if isinstance(obj, np.generic):
         obj = obj.item()
     if isinstance(obj, float):
@@ -291,9 +361,14 @@ def _clean(obj: Any) -> Any:
             return None
         rounded = round(obj, FLOAT_DIGITS)
         return 0.0 if rounded == 0 else rounded
-    return obj
+    return clean(dict(obj)) if isinstance(obj, Mapping) else obj
 
 
 def dumps(result: Mapping[str, Any]) -> str:
-    """Deterministic JSON text: sorted keys, rounded floats, a trailing newline."""
-    return json.dumps(_clean(result), sort_keys=True, indent=1, ensure_ascii=False) + "\n"
+    """Deterministic JSON text: sorted keys, rounded floats, no spaces, a trailing newline.
+
+    Compact on purpose: with ``indent`` the standard library falls back to its pure-Python
+    encoder, which took most of a 100k-vote build.
+    """
+    text = json.dumps(clean(result), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text + "\n"

@@ -46,6 +46,32 @@ def split_result(result: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, d
     return summary, sections
 
 
+def context_piece(
+    context_id: object,
+    section: Mapping[str, Any],
+    titles: Mapping[str, str],
+    names: Mapping[str, str],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One context of a JSON-ready result as :func:`split_result` cuts it: its entry in the
+    summary's index and its stored section (``titles`` and ``names`` from
+    :func:`label_tables`)."""
+    cid = str(context_id)
+    entry = _context_entry(section, titles, names.get(cid))
+    return entry, _context_section(cid, section, titles, names)
+
+
+def global_piece(overall: Mapping[str, Any], titles: Mapping[str, str]) -> dict[str, Any]:
+    """The stored global section of a JSON-ready result (see :func:`split_result`)."""
+    return _global_section(overall, titles)
+
+
+def label_tables(labels: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+    """Value titles and context names by id as text, from a result's ``labels``."""
+    titles = {str(k): str(v) for k, v in (labels.get("values") or {}).items()}
+    names = {str(k): str(v) for k, v in (labels.get("contexts") or {}).items()}
+    return titles, names
+
+
 def _global_section(overall: Mapping[str, Any], titles: Mapping[str, str]) -> dict[str, Any]:
     """The global ranking and only its kept edges: every pair ever voted on is by far the
     biggest part of a result, and the export, not a page, is where the rest is read."""

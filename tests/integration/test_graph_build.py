@@ -3,7 +3,6 @@ graph, in pieces (a summary and a section per context and for the global graph) 
 what the aggregation gave, NaN never reaches the database, the selectors find the newest build
 and one section in one query, the admin only shows."""
 
-import hashlib
 import json
 
 import pytest
@@ -14,15 +13,17 @@ from elicitation.models import Study, WisdomVote
 from moralgraph import aggregation
 from moralgraph.aggregation import study_graph
 from moralgraph.core import GLOBAL_SECTION, dumps, section_key, split_result
-from moralgraph.models import GraphBuild, GraphBuildSection, UpgradeHypothesis
+from moralgraph.core.report import Parts
+from moralgraph.models import CanonicalValue, GraphBuild, GraphBuildSection, UpgradeHypothesis
 from moralgraph.selectors import (
     graph_build_section,
     graph_build_sections,
+    graph_builds_compared,
     latest_graph_build,
     latest_graph_section,
 )
 from moralgraph.services import graph_build
-from tests.factories import voted_study
+from tests.factories import linked_value, voted_study
 from tests.graph_support import FAST
 
 pytestmark = pytest.mark.django_db
@@ -52,7 +53,7 @@ def test_a_build_stores_the_graph_as_its_json_reads_back_in_pieces_with_its_vers
     text = dumps(study_graph(study, FAST))
     summary, sections = split_result(json.loads(text))
     assert (build.summary, stored_sections(build)) == (summary, sections)
-    assert build.graph_version == hashlib.sha256(text.encode()).hexdigest()
+    assert len(build.graph_version) == 64 and int(build.graph_version, 16) >= 0  # a SHA-256
     assert build.config == build.summary["config"] and build.config["bootstrap_samples"] == 20
     assert build.summary["counts"]["votes"] == 12 and build.built_at is not None
 
@@ -147,20 +148,24 @@ def test_new_votes_or_another_config_make_a_new_build(study):
 
 def test_nan_and_infinity_are_stored_as_none(study, monkeypatch):
     def graph_with_nan(study, config=None):
-        return {
+        head = {
             "config": {},
-            "counts": {"votes": 0},
+            "counts": {"votes": 0, "contexts": 1},
+            "labels": {"values": {}, "contexts": {}},
             "winner": {"bt_prob_top": float("nan")},
             "spread": [1.5, float("inf"), float("-inf")],
         }
+        section = {"ranking": [], "bradley_terry": [], "winner": None, "spread": [float("nan")]}
+        return Parts(head, lambda: iter([("7", section)]), lambda kept_only: {"edges": []})
 
-    monkeypatch.setattr(aggregation, "study_graph", graph_with_nan)
+    monkeypatch.setattr(aggregation, "study_graph_parts", graph_with_nan)
 
     build = graph_build(study=study)
 
     stored = GraphBuild.objects.get(pk=build.pk)
     assert stored.summary["winner"] == {"bt_prob_top": None}
     assert stored.summary["spread"] == [1.5, None, None]
+    assert graph_build_section(stored, section_key(7))["spread"] == [None]
 
 
 def test_a_study_without_votes_still_gets_an_empty_build(study):
@@ -196,3 +201,57 @@ def test_the_admin_lists_builds_but_cannot_add_or_change_them(client, study, dja
     assert listing.status_code == 200 and build.graph_version[:12] in listing.content.decode()
     assert detail.status_code == 200 and 'name="_save"' not in detail.content.decode()
     assert add.status_code == 403 and changed.status_code == 403
+
+
+def test_a_build_reports_each_context_as_it_is_written(study):
+    context = voted_study(study)
+    told = []
+
+    build = graph_build(study=study, config=FAST, progress=lambda *args: told.append(args))
+
+    assert told == [(1, 2, "1 of 1 contexts written."), (2, 2, "Built.")]
+    assert build.sections.filter(key=section_key(context.pk)).exists()
+
+
+def test_a_rebuild_of_the_same_graph_leaves_no_second_build_or_sections(study):
+    voted_study(study)
+    first = graph_build(study=study, config=FAST)
+    sections = GraphBuildSection.objects.count()
+
+    again = graph_build(study=study, config=FAST)
+
+    assert again.pk == first.pk and GraphBuild.objects.count() == 1
+    assert GraphBuildSection.objects.count() == sections
+
+
+def test_two_builds_compare_by_what_new_votes_changed(study):
+    context = voted_study(study)
+    first = graph_build(study=study, config=FAST)
+    wisest = CanonicalValue.objects.get(title="Depth of feeling")
+    newer = linked_value(context, "Quiet company")
+    hypothesis = UpgradeHypothesis.objects.create(
+        study=study, context=context, from_value=wisest, to_value=newer
+    )
+    for _ in range(4):
+        voter = elicitation_services.participant_start(study=study)
+        elicitation_services.participant_consent(participant=voter, agreed=True)
+        WisdomVote.objects.create(participant=voter, hypothesis=hypothesis, answer="wiser")
+    second = graph_build(study=study, config=FAST)
+
+    change = graph_builds_compared(first, second)["contexts"][str(context.pk)]
+
+    assert change["values_added"] == [str(newer.pk)]
+    assert change["edges_appeared"] == [[str(wisest.pk), str(newer.pk)]]
+    assert change["winner"] == {"before": str(wisest.pk), "after": str(newer.pk)}
+    assert change["edges_flipped"] == change["edges_lost_support"] == []
+
+
+def test_builds_of_different_studies_are_not_compared(study):
+    voted_study(study)
+    build = graph_build(study=study, config=FAST)
+    other = GraphBuild.objects.create(
+        study=Study.objects.create(slug="other", title="Other"), summary={}
+    )
+
+    with pytest.raises(ValueError, match="same study"):
+        graph_builds_compared(build, other)

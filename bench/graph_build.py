@@ -1,0 +1,178 @@
+"""The whole graph build an organizer waits for, through the real service and database.
+
+A seeded synthetic study (``bench/aggregate.py``'s generator) is written to the database as
+values, contexts, hypotheses, participants and votes; then ``services.graph_build`` (load the
+votes, aggregate, store the summary and sections) runs once per path, each in a fresh child
+process so that its peak RSS is its own:
+
+* new: Bradley-Terry intervals and P(top) from :func:`moralgraph.core.intervals.bt_intervals`;
+* old: the build as it was before: the 200-refit :func:`moralgraph.core.rank.bt_bootstrap`,
+  the indented JSON text (pure-Python encoder) and BLAS threads not pinned; the rest is shared.
+
+Sizes: 10k votes / 1k values / 10 contexts and 100k / 10k / 20 by default; ``--million`` adds
+1M / 100k / 50 for the new path only (the old one takes many minutes there). The database is
+``DATABASE_URL`` (each size in a study of its own, deleted afterwards) or, unset, a temporary
+SQLite file. The last line reads ``new_s=... old_s=... ratio=...x new_peak_mb=...`` for the
+largest size timed with both paths.
+
+    DATABASE_URL=postgres://... .venv/bin/python bench/graph_build.py [--million] [--sizes ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+SIZES = {"10k": (1_000, 10_000, 10), "100k": (10_000, 100_000, 20), "1M": (100_000, 1_000_000, 50)}
+BATCH = 20_000
+
+
+def setup_django() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
+    import django
+
+    django.setup()
+
+
+def seed_study(label: str) -> int:
+    """Write the synthetic study of ``label`` to the database; its id."""
+    from bench.aggregate import synthetic_study
+    from elicitation.models import Context, Participant, Study, WisdomVote
+    from moralgraph.core.types import ANSWERS
+    from moralgraph.models import CanonicalValue, UpgradeHypothesis
+
+    n_values, n_votes, n_contexts = SIZES[label]
+    data = synthetic_study(n_values, n_votes, n_contexts)
+    study = Study.objects.create(slug=f"bench-graph-{label}-{os.getpid()}", title=f"Bench {label}")
+    contexts = Context.objects.bulk_create(
+        [Context(study=study, name=f"When facing situation {c}") for c in range(n_contexts)]
+    )
+    values = CanonicalValue.objects.bulk_create(
+        [CanonicalValue(study=study, title=f"Value {v}", description="") for v in range(n_values)],
+        batch_size=BATCH,
+    )
+    raters = sorted(set(data["rater"].tolist()))
+    people = Participant.objects.bulk_create(
+        [Participant(study=study, token=f"b{study.pk}-{r}") for r in raters], batch_size=BATCH
+    )
+    person = {r: p.pk for r, p in zip(raters, people, strict=True)}
+    triples = zip(data["context"].tolist(), data["src"].tolist(), data["dst"].tolist(), strict=True)
+    keys = sorted(set(triples))
+    hypotheses = UpgradeHypothesis.objects.bulk_create(
+        [
+            UpgradeHypothesis(
+                study=study,
+                context=contexts[c],
+                from_value=values[a],
+                to_value=values[b],
+            )
+            for c, a, b in keys
+        ],
+        batch_size=BATCH,
+    )
+    hypothesis = {key: h.pk for key, h in zip(keys, hypotheses, strict=True)}
+    columns = (data[k].tolist() for k in ("rater", "context", "src", "dst", "answer"))
+    seen, votes = set(), []
+    for r, c, a, b, answer in zip(*columns, strict=True):
+        pair = (person[r], hypothesis[(c, a, b)])
+        if pair not in seen:  # one vote per participant and hypothesis
+            seen.add(pair)
+            votes.append(
+                WisdomVote(participant_id=pair[0], hypothesis_id=pair[1], answer=ANSWERS[answer])
+            )
+    WisdomVote.objects.bulk_create(votes, batch_size=BATCH)
+    return study.pk
+
+
+def run_build(study_id: int, path: str) -> None:
+    """Child process: one timed ``graph_build`` on the given path; prints ``seconds``."""
+    from elicitation.models import Study
+    from moralgraph import services
+    from moralgraph.core import rank, report
+
+    if path == "old":
+        _restore_old_path(services, report, rank)
+    study = Study.objects.get(pk=study_id)
+    study.graph_builds.all().delete()
+    start = time.perf_counter()
+    build = services.graph_build(study=study)
+    print(f"{time.perf_counter() - start:.3f} {build.summary['counts']['votes']}")
+
+
+def _restore_old_path(services, report, rank) -> None:
+    """The build as it was: 200 refits, indented JSON, BLAS threads left to OpenBLAS."""
+
+    def indented(result):
+        return json.dumps(report.clean(result), sort_keys=True, indent=1, ensure_ascii=False)
+
+    report.bt_intervals = rank.bt_bootstrap
+    report.threadpool_limits = lambda **_: contextlib.nullcontext()
+    services.dumps = lambda result: indented(result) + "\n"
+
+
+def timed_child(study_id: int, path: str, env: dict[str, str]) -> tuple[float, float, int]:
+    """Seconds, peak RSS in MB and votes of one build in a child process."""
+    args = [sys.executable, __file__, "--child", str(study_id), path]
+    child = subprocess.Popen(args, stdout=subprocess.PIPE, env=env, text=True)  # noqa: S603
+    out = child.stdout.read() if child.stdout else ""
+    _, status, usage = os.wait4(child.pid, 0)
+    if status != 0:
+        raise SystemExit(f"{path} build of study {study_id} failed")
+    seconds, votes = out.split()[-2:]
+    return float(seconds), usage.ru_maxrss / 1024, int(votes)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", nargs="+", default=["10k", "100k"], choices=list(SIZES))
+    parser.add_argument("--million", action="store_true", help="add 1M votes (new path only)")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if not os.environ.get("DATABASE_URL"):
+        folder = tempfile.mkdtemp(prefix="mge-bench-")
+        os.environ["DATABASE_URL"] = f"sqlite:///{folder}/bench.sqlite3"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    setup_django()
+    if args.child:
+        run_build(int(args.child[0]), args.child[1])
+        return
+    from django.core.management import call_command
+
+    from elicitation.models import Study
+
+    call_command("migrate", verbosity=0)
+    sizes = args.sizes + (["1M"] if args.million else [])
+    print("| votes | values | contexts | new s | new peak MB | old s | old peak MB | old/new |")
+    print("|---|---|---|---|---|---|---|---|")
+    last = None
+    for label in sizes:
+        start = time.perf_counter()
+        study_id = seed_study(label)
+        print(f"(seeded {label} in {time.perf_counter() - start:.0f} s)", file=sys.stderr)
+        new_s, new_mb, votes = timed_child(study_id, "new", env)
+        old = timed_child(study_id, "old", env) if label != "1M" else None
+        n_values, _, n_contexts = SIZES[label]
+        old_cells = f"{old[0]:.2f} | {old[1]:.0f} | {old[0] / new_s:.1f}x" if old else "— | — | —"
+        size = f"{votes:,} | {n_values:,} | {n_contexts}"
+        print(f"| {size} | {new_s:.2f} | {new_mb:.0f} | {old_cells} |")
+        if old:
+            last = (new_s, old[0], new_mb)
+        Study.objects.filter(pk=study_id).delete()
+    if last:
+        new_s, old_s, new_mb = last
+        ratio = old_s / new_s
+        print(f"new_s={new_s:.2f} old_s={old_s:.2f} ratio={ratio:.1f}x new_peak_mb={new_mb:.0f}")
+
+
+if __name__ == "__main__":
+    main()
