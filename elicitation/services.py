@@ -8,6 +8,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from moralgraph.contexts import normalise as normalise_context
+
 from . import pairing, selectors
 from .models import (
     Context,
@@ -165,8 +167,16 @@ def interview_fall_back(*, interview: Interview) -> Interview:
 
 
 def context_get_or_create(*, study: Study, name: str, question: Question | None = None) -> Context:
-    name = " ".join(name.split())[:300]
-    context, _ = Context.objects.get_or_create(study=study, name=name)
+    """The study's context named `name` (any case or spacing), or the one it was merged into;
+    else a new pending context, which the study's next refresh matches against the question's
+    contexts (moralgraph.context_services)."""
+    name = normalise_context(name)[:300]
+    context = Context.objects.filter(study=study, name__iexact=name).order_by("id").first()
+    if context is None:
+        context, _ = Context.objects.get_or_create(
+            study=study, name=name, defaults={"source": Context.Source.INTERVIEW, "pending": True}
+        )
+    context = context.live()
     if question is not None:
         context.questions.add(question)
     return context

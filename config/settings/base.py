@@ -165,6 +165,10 @@ MGE_PARTICIPANT_COOKIE_MAX_AGE = 60 * 60 * 24 * 60
 # SAME a card joins the nearest value unasked; from CANDIDATE up, values go to the LLM judge.
 MGE_DEDUPE_CANDIDATE_THRESHOLD = env_float("MGE_DEDUPE_CANDIDATE_THRESHOLD", 0.6)
 MGE_DEDUPE_SAME_THRESHOLD = env_float("MGE_DEDUPE_SAME_THRESHOLD", 0.95)
+# The same for a context an interview wrote in new words against its question's contexts. Short
+# phrases embed noisily (paraphrases 0.55-0.75, unrelated ones up to 0.55), so most go to the judge.
+MGE_CONTEXT_CANDIDATE_THRESHOLD = env_float("MGE_CONTEXT_CANDIDATE_THRESHOLD", 0.45)
+MGE_CONTEXT_SAME_THRESHOLD = env_float("MGE_CONTEXT_SAME_THRESHOLD", 0.85)
 # Queue deduplication when a card is confirmed. With eager Celery (no REDIS_URL) it runs inside
 # the confirming request, and the first one in a process loads the embedding model (~11 s).
 MGE_DEDUPE_ON_CONFIRM = env_bool("MGE_DEDUPE_ON_CONFIRM", True)
