@@ -1,6 +1,6 @@
 """The organizer dashboard, under /dashboard/. Each feature's module lists its own routes."""
 
-from .views import exports, graph, jobs, overview, studies, transcripts, values
+from .views import contexts, exports, graph, jobs, overview, studies, transcripts, values
 
 app_name = "dashboard"
 
@@ -9,6 +9,7 @@ urlpatterns = [
     *studies.urls,
     *transcripts.urls,
     *values.urls,
+    *contexts.urls,
     *jobs.urls,
     *exports.urls,
     *graph.urls,

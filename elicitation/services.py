@@ -239,7 +239,7 @@ def card_confirm(*, card: ValuesCard) -> ValuesCard:
             card.confirmed_at = timezone.now()
             card.save(update_fields=["status", "confirmed_at"])
             # robust: the card is confirmed whatever happens to its deduplication.
-            transaction.on_commit(lambda: _dedupe_later(card.pk), robust=True)
+            transaction.on_commit(lambda: _after_confirm(card.pk, card.study_id), robust=True)
         if card.interview_id:
             Interview.objects.filter(pk=card.interview_id).update(
                 status=Interview.Status.COMPLETED, updated_at=timezone.now()
@@ -247,11 +247,26 @@ def card_confirm(*, card: ValuesCard) -> ValuesCard:
     return card
 
 
+def _after_confirm(card_id: int, study_id: int) -> None:
+    """Deduplicate the card, then let the study's cadence start its update if now due."""
+    try:
+        _dedupe_later(card_id)
+    finally:
+        _refresh_check_later(study_id)
+
+
 def _dedupe_later(card_id: int) -> None:
     from moralgraph.tasks import dedupe_card  # moralgraph imports this app: import on use
 
     if settings.MGE_DEDUPE_ON_CONFIRM:
         dedupe_card.delay(card_id)
+
+
+def _refresh_check_later(study_id: int) -> None:
+    """Let the study's cadence start its update if this card made one due."""
+    from dashboard.tasks import study_refresh_check  # the dashboard imports this app
+
+    study_refresh_check.delay(study_id)
 
 
 def _history_entry(card: ValuesCard, changed_by: str) -> dict:

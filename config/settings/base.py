@@ -134,6 +134,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_TASK_TIME_LIMIT = 15 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
+# Celery beat (`celery -A config beat`) checks every open study's update cadence each minute;
+# without beat, `manage.py refresh_studies` from cron does the same.
+CELERY_BEAT_SCHEDULE = {
+    "refresh-due-studies": {"task": "dashboard.tasks.studies_refresh_due", "schedule": 60.0}
+}
 
 # --- LLM (any OpenAI-compatible endpoint) ---
 LLM_BASE_URL = env_str("LLM_BASE_URL")
