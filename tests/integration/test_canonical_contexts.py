@@ -4,6 +4,7 @@ Context vectors are placed by hand (PhraseEncoder) so each similarity is exact; 
 the proposals come from the fake LLM over real HTTP.
 """
 
+import asyncio
 import json
 import math
 
@@ -11,6 +12,7 @@ import numpy as np
 import pytest
 
 from elicitation import services as elicitation_services
+from elicitation.interviewer import interviewer_turn
 from elicitation.models import Context, Impression, LLMCall, Question, ValuesCard, WisdomVote
 from moralgraph import context_services, selectors
 from moralgraph.models import CanonicalValue, UpgradeHypothesis
@@ -227,3 +229,27 @@ def test_pending_contexts_get_no_hypotheses_until_matched(study):
 
     assert selectors.contexts_with_cards(study.pk) == []
     assert selectors.contexts_needing_hypotheses(study) == []
+
+
+@pytest.mark.django_db(transaction=True)  # the turn reads the database on its own threads
+def test_the_interviewer_is_shown_the_question_canonical_contexts_only(
+    llm_settings, fake_llm, participant, question
+):
+    context_services.contexts_seed(question=question, names=["When in distress"])
+    Context.objects.create(study=question.study, name="When pending", pending=True).questions.add(
+        question
+    )
+    interview = elicitation_services.interview_start(participant=participant, question=question)
+    elicitation_services.interview_message_add(interview=interview, client_id="c1", content="Hi")
+    fake_llm.script(Reply("Tell me more."))
+    frames = []
+
+    async def send(frame):
+        frames.append(frame)
+
+    asyncio.run(interviewer_turn(interview, send))
+
+    system = fake_llm.requests[0]["messages"][0]["content"]
+    listed = system.split("The question's contexts:\n", 1)[1]
+    assert listed.startswith("<context_text>\nWhen in distress\n</context_text>")
+    assert "When pending" not in system
