@@ -240,3 +240,18 @@ def test_the_overview_shows_what_waits_for_the_next_update(staff, study):
 
     assert "<strong>1</strong> contexts not matched" in page
     assert "after 3 more confirmed cards" in page
+
+
+def test_the_organizer_can_run_an_update_now_from_the_jobs_page(staff, study, committed, no_llm):
+    Context.objects.create(study=study, name="When lost", pending=True)
+    start = reverse("dashboard:job_start", kwargs={"slug": study.slug})
+
+    committed(staff.post, start, {"kind": "refresh"})
+
+    job = Job.objects.get()
+    assert (job.kind, job.state) == (Job.Kind.REFRESH, Job.State.DONE), job.error
+    assert not Context.objects.filter(pending=True).exists()
+    assert (
+        "Update now"
+        in staff.get(reverse("dashboard:jobs", kwargs={"slug": study.slug})).content.decode()
+    )
