@@ -171,9 +171,9 @@ MGE_PARTICIPANT_COOKIE_MAX_AGE = 60 * 60 * 24 * 60
 MGE_DEDUPE_CANDIDATE_THRESHOLD = env_float("MGE_DEDUPE_CANDIDATE_THRESHOLD", 0.6)
 MGE_DEDUPE_SAME_THRESHOLD = env_float("MGE_DEDUPE_SAME_THRESHOLD", 0.95)
 # The same for a context an interview wrote in new words against its question's contexts. Short
-# phrases embed noisily (paraphrases 0.40-0.75, unrelated ones up to 0.55) and a question has few
-# contexts, so the judge sees the nearest few of nearly all of them.
-MGE_CONTEXT_CANDIDATE_THRESHOLD = env_float("MGE_CONTEXT_CANDIDATE_THRESHOLD", 0.25)
+# phrases embed noisily (paraphrases 0.22-0.86, unrelated ones up to 0.55) and a question has few
+# contexts, so the embedding only ranks them: the judge sees the nearest five of nearly all.
+MGE_CONTEXT_CANDIDATE_THRESHOLD = env_float("MGE_CONTEXT_CANDIDATE_THRESHOLD", 0.1)
 MGE_CONTEXT_SAME_THRESHOLD = env_float("MGE_CONTEXT_SAME_THRESHOLD", 0.85)
 # Queue deduplication when a card is confirmed. With eager Celery (no REDIS_URL) it runs inside
 # the confirming request, and the first one in a process loads the embedding model (~11 s).
