@@ -5,10 +5,12 @@ import ast
 import json
 import re
 from datetime import timedelta
+from io import StringIO
 from pathlib import Path
 
 import numpy as np
 import pytest
+from django.core.management import call_command
 from django.urls import reverse
 from django.utils import timezone
 
@@ -255,3 +257,20 @@ def test_the_organizer_can_run_an_update_now_from_the_jobs_page(staff, study, co
         "Update now"
         in staff.get(reverse("dashboard:jobs", kwargs={"slug": study.slug})).content.decode()
     )
+
+
+def test_the_refresh_studies_command_starts_the_due_updates_and_says_so(
+    every_two, no_llm, committed
+):
+    for title in ("A b", "C d"):
+        ValuesCard.objects.create(study=every_two, title=title, description="d", status="confirmed")
+    out = StringIO()
+
+    committed(call_command, "refresh_studies", stdout=out)
+    committed(call_command, "refresh_studies", stdout=out)
+
+    first, second = out.getvalue().splitlines()
+    job = Job.objects.get()
+    assert first.startswith(f"abortion-study: job {job.pk}: ")
+    assert (job.kind, job.state) == (Job.Kind.REFRESH, Job.State.DONE)
+    assert second == "abortion-study: not due"

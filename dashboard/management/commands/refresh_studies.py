@@ -29,5 +29,7 @@ class Command(BaseCommand):
                 job = job_start(study=study, kind=Job.Kind.REFRESH)
             else:
                 job = cadence.study_refresh_if_due(study=study)
+            if job is not None:
+                job.refresh_from_db()  # it may have run already (no broker: inline or a thread)
             state = f"job {job.pk}: {job.state}, {job.message}" if job else "not due"
             self.stdout.write(f"{study.slug}: {state}")
