@@ -3,11 +3,17 @@
 from django import forms
 
 from elicitation.forms import split_policies
-from elicitation.models import Interview, Question, Study, ValuesCard
+from elicitation.models import Context, Interview, Question, Study, ValuesCard
 from moralgraph.models import CanonicalValue
 
 from .selectors import merge_targets
-from .studies import QuestionChanges, QuestionDraft, StudyFields, slug_taken_message
+from .studies import (
+    DEFAULT_CADENCE,
+    QuestionChanges,
+    QuestionDraft,
+    StudyFields,
+    slug_taken_message,
+)
 
 STUDY_SETTINGS = (
     "title",
@@ -22,6 +28,8 @@ STUDY_SETTINGS = (
     "prolific_study_id",
     "completion_min_messages",
     "completion_min_votes",
+    "refresh_every_cards",
+    "refresh_every_minutes",
 )
 
 
@@ -52,6 +60,8 @@ class StudyForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             del self.fields["slug"]
+        else:
+            self.initial.update(DEFAULT_CADENCE)
         for name in DEFAULTED_SETTINGS:  # left out of a post: the study keeps its value
             self.fields[name].required = False
 
@@ -219,3 +229,49 @@ class ValueSplitForm(LiveValueForm):
 
     def card_ids(self) -> list[int]:
         return [card.pk for card in self.cleaned_data["cards"]]
+
+
+class ContextSeedForm(forms.Form):
+    """Contexts an organizer lists for one question, one a line."""
+
+    question = forms.ModelChoiceField(queryset=Question.objects.none())
+    names = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        label="Add contexts",
+        help_text="One a line, each starting “When”, e.g. “When seeking clarity”.",
+    )
+
+    def __init__(self, *args, study: Study, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["question"].queryset = study.questions.all()
+
+    def clean_names(self) -> list[str]:
+        return [line for line in self.cleaned_data["names"].splitlines() if line.strip()]
+
+
+class ContextMergeForm(forms.Form):
+    """Contexts that mean the same, folded into one of the study's live contexts."""
+
+    target = forms.ModelChoiceField(
+        queryset=Context.objects.none(),
+        label="Merge into",
+        error_messages={"required": "Choose the context to merge into."},
+    )
+    sources = forms.ModelMultipleChoiceField(
+        queryset=Context.objects.none(),
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose one or more contexts to merge."},
+    )
+
+    def __init__(self, *args, study: Study, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        live = Context.objects.filter(study=study, merged_into__isnull=True)
+        self.fields["target"].queryset = self.fields["sources"].queryset = live
+
+    def clean(self) -> dict:
+        data = super().clean()
+        sources = [c for c in data.get("sources", []) if c != data.get("target")]
+        if data.get("target") and not sources:
+            raise forms.ValidationError("Choose contexts other than the one to merge into.")
+        data["sources"] = sources
+        return data

@@ -23,11 +23,12 @@ from elicitation.simulation import (
     Spend,
     simulate,
 )
-from moralgraph import selectors, services
+from moralgraph import context_services, selectors, services
 from moralgraph.exporting import study_export
 from moralgraph.models import CardLink
 
 from .models import Job
+from .refresh import refresh_message, study_refresh
 
 Progress = Callable[[int, int, str], None]
 Runner = Callable[[Job, Progress], tuple[Any, str]]
@@ -141,12 +142,30 @@ def simulation_summary(report: SimulationReport) -> dict[str, Any]:
     }
 
 
+def _refresh(job: Job, progress: Progress) -> tuple[dict[str, Any], str]:
+    """Everything the study's cadence runs: see `dashboard.refresh`."""
+    done = study_refresh(study=job.study, progress=progress)
+    return done, refresh_message(done)
+
+
+def _contexts(job: Job, progress: Progress) -> tuple[dict[str, int], str]:
+    """The model's proposed contexts for each question, added to those it has."""
+    questions = list(job.study.questions.order_by("order", "id"))
+    made = 0
+    for done, question in enumerate(questions, start=1):
+        made += len(context_services.contexts_propose(question=question))
+        progress(done, len(questions), f"{done} of {len(questions)} questions.")
+    return {"questions": len(questions), "contexts": made}, f"Added {made} contexts."
+
+
 RUNNERS: dict[str, Runner] = {
     Job.Kind.DEDUPE: _dedupe,
     Job.Kind.HYPOTHESES: _hypotheses,
     Job.Kind.AGGREGATE: _aggregate,
     Job.Kind.EXPORT: _export,
     Job.Kind.SIMULATE: _simulate,
+    Job.Kind.REFRESH: _refresh,
+    Job.Kind.CONTEXTS: _contexts,
 }
 
 

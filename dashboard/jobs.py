@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection, transaction
@@ -35,6 +36,7 @@ PROGRESS_EVERY_SECONDS = 0.5
 RECHECK_MARGIN_SECONDS = 5
 MESSAGE_MAX = Job._meta.get_field("message").max_length
 ERROR_MAX = 1000
+JOB_TASK = "dashboard.tasks.job_run"
 
 
 class JobError(ValueError):
@@ -115,6 +117,13 @@ def _hypotheses_params(study: Study, params: dict[str, Any]) -> dict[str, Any]:
     return {"force": _flag(params, "force")}
 
 
+def _contexts_params(study: Study, params: dict[str, Any]) -> dict[str, Any]:
+    _llm_required()
+    if not study.questions.exists():
+        raise JobError("This study has no questions to propose contexts for yet.")
+    return {}
+
+
 def _export_params(study: Study, params: dict[str, Any]) -> dict[str, Any]:
     include_votes = _flag(params, "include_votes")
     if include_votes and not settings.MGE_EXPORT_SALT:
@@ -144,6 +153,7 @@ PARAM_NAMES = {
 PARAM_CHECKS = {
     Job.Kind.SIMULATE: _simulate_params,
     Job.Kind.HYPOTHESES: _hypotheses_params,
+    Job.Kind.CONTEXTS: _contexts_params,
     Job.Kind.EXPORT: _export_params,
 }
 
@@ -168,8 +178,7 @@ def _run_on_thread(job_id: int) -> None:
 
 
 def _enqueue(job_id: int, *, delay: float = 0.0) -> None:
-    from .tasks import job_run as task  # the tasks module imports this one
-
+    task = current_app.tasks[JOB_TASK]  # by name: dashboard.tasks imports this module
     try:
         sent = task.apply_async((job_id,), countdown=delay or None)
     except Exception as error:  # a broker that is down must not leave the job queued forever

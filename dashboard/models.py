@@ -16,6 +16,8 @@ class Job(models.Model):
         AGGREGATE = "aggregate", "Build the moral graph"
         EXPORT = "export", "Export the alignment target"
         SIMULATE = "simulate", "Simulate participants"
+        REFRESH = "refresh", "Update values, contexts and hypotheses"
+        CONTEXTS = "contexts", "Propose contexts"
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"

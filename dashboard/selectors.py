@@ -10,7 +10,16 @@ from django.db.models import Count, Max, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.utils.crypto import salted_hmac
 
-from elicitation.models import Interview, LLMCall, Message, Study, ValuesCard, WisdomVote
+from elicitation.models import (
+    Context,
+    Interview,
+    LLMCall,
+    Message,
+    Question,
+    Study,
+    ValuesCard,
+    WisdomVote,
+)
 from moralgraph.models import CanonicalValue, CardLink, UpgradeHypothesis
 from moralgraph.selectors import live_values
 
@@ -237,3 +246,32 @@ def votes_as_target(value: CanonicalValue, context_id: int | None) -> dict[str, 
     counts = dict(votes.order_by().values_list("answer").annotate(n=Count("id")))
     answers = {answer: counts.get(answer, 0) for answer in WisdomVote.Answer.values}
     return {"context": context_id, **answers, "total": sum(answers.values())}
+
+
+# --- contexts ---
+
+
+@dataclass(frozen=True)
+class QuestionContexts:
+    question: Question
+    contexts: list[Context]  # live ones, each with `cards` and `hypotheses` counts
+
+
+def study_contexts(study: Study) -> list[QuestionContexts]:
+    """Each question with its live contexts (canonical and pending), in two queries."""
+    contexts = (
+        Context.objects.filter(study=study, merged_into__isnull=True)
+        .annotate(
+            card_count=Count("cards", distinct=True),
+            hypothesis_count=Count(
+                "hypotheses", filter=Q(hypotheses__is_active=True), distinct=True
+            ),
+        )
+        .prefetch_related("questions", "merged_contexts")
+        .order_by("pending", "name")
+    )
+    by_question = defaultdict(list)
+    for context in contexts:
+        for question in context.questions.all():
+            by_question[question.pk].append(context)
+    return [QuestionContexts(q, by_question[q.pk]) for q in study.questions.order_by("order", "id")]

@@ -11,7 +11,11 @@ from typing import TypedDict
 from django.db import IntegrityError, transaction
 from django.db.models import Max
 
+from elicitation.llm.client import is_configured
 from elicitation.models import Question, Study
+
+from .jobs import job_start
+from .models import Job
 
 
 class StudyChangeRefused(Exception):
@@ -33,6 +37,8 @@ class StudyFields(TypedDict, total=False):
     prolific_study_id: str
     completion_min_messages: int
     completion_min_votes: int
+    refresh_every_cards: int | None
+    refresh_every_minutes: int | None
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,9 @@ class QuestionChanges:
     deleted: Sequence[Question] = ()
 
 
+#: A new study updates itself after every 3 confirmed cards, or 10 minutes, unless set otherwise.
+DEFAULT_CADENCE: StudyFields = {"refresh_every_cards": 3, "refresh_every_minutes": 10}
+
 STATE_CHANGES: dict[str, set[str]] = {
     Study.State.DRAFT: {Study.State.OPEN},
     Study.State.OPEN: {Study.State.CLOSED},
@@ -61,16 +70,24 @@ STATE_CHANGES: dict[str, set[str]] = {
 def study_create(
     *, slug: str, fields: StudyFields, questions: Sequence[QuestionDraft] = ()
 ) -> Study:
-    """A new draft study with its questions; a slug already in use is refused."""
+    """A new draft study with its questions; a slug already in use is refused.
+
+    Unless `fields` say otherwise it updates itself on DEFAULT_CADENCE, and with a model
+    configured a job then proposes each question's contexts.
+    """
     if Study.objects.filter(slug=slug).exists():
         raise StudyChangeRefused(slug_taken_message(slug))
     try:
         with transaction.atomic():
-            study = Study.objects.create(slug=slug, state=Study.State.DRAFT, **fields)
+            study = Study.objects.create(
+                slug=slug, state=Study.State.DRAFT, **(DEFAULT_CADENCE | fields)
+            )
             for draft in questions:
                 question_add(study=study, draft=draft)
     except IntegrityError as error:  # another organizer took the slug a moment ago
         raise StudyChangeRefused(slug_taken_message(slug)) from error
+    if questions and is_configured():
+        job_start(study=study, kind=Job.Kind.CONTEXTS)
     return study
 
 

@@ -4,7 +4,9 @@ delivered twice (late acknowledgement, a worker restart) runs the job once.
 
 from celery import shared_task
 
-from . import jobs
+from elicitation.models import Study
+
+from . import cadence, jobs
 
 
 # Longer than the default limit: a pilot of many participants takes a while, and it stays under
@@ -24,3 +26,18 @@ def job_run(job_id: int) -> str | None:
     if wait is not None:
         job_run.apply_async((job_id,), countdown=wait)
     return None
+
+
+@shared_task
+def study_refresh_check(study_id: int) -> int | None:
+    """Start the study's update if its cadence says it is due; returns the job's id."""
+    study = Study.objects.filter(pk=study_id).first()
+    job = cadence.study_refresh_if_due(study=study) if study else None
+    return job.pk if job else None
+
+
+@shared_task
+def studies_refresh_due() -> int:
+    """The periodic check (Celery beat): start every open study's update that is due."""
+    started = [cadence.study_refresh_if_due(study=s) for s in cadence.studies_with_cadence()]
+    return sum(job is not None for job in started)

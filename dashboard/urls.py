@@ -3,6 +3,7 @@
 from .views import (
     admission,
     builds,
+    contexts,
     exports,
     graph,
     jobs,
@@ -22,6 +23,7 @@ urlpatterns = [
     *admission.urls,
     *transcripts.urls,
     *values.urls,
+    *contexts.urls,
     *jobs.urls,
     *exports.urls,
     *graph.urls,

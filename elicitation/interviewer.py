@@ -64,7 +64,12 @@ async def interviewer_turn(interview: Interview, send: Send) -> None:
 
 
 async def _answer(interview: Interview, send: Send, partial: list[str]) -> None:
-    system_prompt, prompt = render(PROMPT_NAME, question=fence(interview.question.text, "question"))
+    names = await db(selectors.question_context_names)(interview.question)
+    system_prompt, prompt = render(
+        PROMPT_NAME,
+        question=fence(interview.question.text, "question"),
+        contexts=fence("\n".join(names) or "(none yet)", "context"),
+    )
     tag = CallTag(
         purpose="interview_turn",
         prompt_name=PROMPT_NAME,

@@ -42,6 +42,21 @@ class Study(models.Model):
     token_budget = models.PositiveBigIntegerField(
         null=True, blank=True, help_text="Total LLM tokens this study may spend; empty: no cap."
     )
+    refresh_every_cards = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Update values, contexts and hypotheses after this many new confirmed cards; "
+        "empty: not by count.",
+    )
+    refresh_every_minutes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Also update them this many minutes after the last update when cards are "
+        "waiting; empty: not by time.",
+    )
+    refreshed_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="When the last update started."
+    )
     tokens_spent = models.PositiveBigIntegerField(
         default=0, editable=False, help_text="Running total of LLM tokens, in and out."
     )
@@ -229,9 +244,33 @@ class Message(models.Model):
 class Context(models.Model):
     """A short "When ..." phrase naming a kind of choice; values apply in contexts."""
 
+    class Source(models.TextChoices):
+        ORGANIZER = "organizer", "Organizer"
+        PROPOSED = "proposed", "Proposed by the LLM"
+        INTERVIEW = "interview", "Written in an interview"
+        IMPORTED = "imported", "Imported"
+
     study = models.ForeignKey(Study, on_delete=models.CASCADE, related_name="contexts")
     name = models.CharField(max_length=300)
     questions = models.ManyToManyField(Question, blank=True, related_name="contexts")
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.IMPORTED)
+    pending = models.BooleanField(
+        default=False,
+        help_text="New wording from an interview, not yet matched to the question's contexts.",
+    )
+    merged_into = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="merged_contexts",
+        help_text="Set when this wording was found to mean another context.",
+    )
+    embedding = models.BinaryField(null=True, blank=True, editable=False)
+    embedding_model = models.CharField(max_length=100, blank=True)
+    cards_moved_at = models.DateTimeField(
+        null=True, blank=True, help_text="When cards of merged contexts last moved here."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -242,6 +281,14 @@ class Context(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def live(self) -> "Context":
+        """This context, or the one it was merged into (followed to the end of the chain)."""
+        context, seen = self, {self.pk}
+        while context.merged_into_id and context.merged_into_id not in seen:
+            seen.add(context.merged_into_id)
+            context = context.merged_into
+        return context
 
 
 class ValuesCard(models.Model):

@@ -68,6 +68,12 @@ def card_as_dict(card: ValuesCard) -> dict:
     return {"id": card.pk, "status": card.status, **card.snapshot()}
 
 
+def question_context_names(question: Question) -> list[str]:
+    """The question's canonical contexts (not merged away, not awaiting a match), by name."""
+    rows = question.contexts.filter(merged_into__isnull=True, pending=False)
+    return list(rows.order_by("name").values_list("name", flat=True))
+
+
 def question_for_new_interview(participant: Participant) -> Question | None:
     """The study's question with the fewest interviews so far (ties: lowest order)."""
     return (

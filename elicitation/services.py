@@ -8,6 +8,8 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from moralgraph.contexts import normalise as normalise_context
+
 from . import pairing, selectors
 from .access import participant_write_check, study_open_check
 from .admission import recruitment_fields
@@ -200,8 +202,16 @@ def interview_fall_back(*, interview: Interview) -> Interview:
 
 
 def context_get_or_create(*, study: Study, name: str, question: Question | None = None) -> Context:
-    name = " ".join(name.split())[:300]
-    context, _ = Context.objects.get_or_create(study=study, name=name)
+    """The study's context named `name` (any case or spacing), or the one it was merged into;
+    else a new pending context, which the study's next refresh matches against the question's
+    contexts (moralgraph.context_services)."""
+    name = normalise_context(name)[:300]
+    context = Context.objects.filter(study=study, name__iexact=name).order_by("id").first()
+    if context is None:
+        context, _ = Context.objects.get_or_create(
+            study=study, name=name, defaults={"source": Context.Source.INTERVIEW, "pending": True}
+        )
+    context = context.live()
     if question is not None:
         context.questions.add(question)
     return context
@@ -267,7 +277,7 @@ def card_confirm(*, card: ValuesCard) -> ValuesCard:
             card.confirmed_at = timezone.now()
             card.save(update_fields=["status", "confirmed_at"])
             # robust: the card is confirmed whatever happens to its deduplication.
-            transaction.on_commit(lambda: _dedupe_later(card.pk), robust=True)
+            transaction.on_commit(lambda: _after_confirm(card.pk, card.study_id), robust=True)
         if card.interview_id:
             Interview.objects.filter(pk=card.interview_id).update(
                 status=Interview.Status.COMPLETED, updated_at=timezone.now()
@@ -280,11 +290,26 @@ def _card_write_check(card: ValuesCard) -> None:
         participant_write_check(card.participant)
 
 
+def _after_confirm(card_id: int, study_id: int) -> None:
+    """Deduplicate the card, then let the study's cadence start its update if now due."""
+    try:
+        _dedupe_later(card_id)
+    finally:
+        _refresh_check_later(study_id)
+
+
 def _dedupe_later(card_id: int) -> None:
     from moralgraph.tasks import dedupe_card  # moralgraph imports this app: import on use
 
     if settings.MGE_DEDUPE_ON_CONFIRM:
         dedupe_card.delay(card_id)
+
+
+def _refresh_check_later(study_id: int) -> None:
+    """Let the study's cadence start its update if this card made one due."""
+    from dashboard.tasks import study_refresh_check  # the dashboard imports this app
+
+    study_refresh_check.delay(study_id)
 
 
 def _history_entry(card: ValuesCard, changed_by: str) -> dict:

@@ -58,21 +58,64 @@ def context_values(context: Context) -> QuerySet[CanonicalValue]:
 
 
 def context_hypotheses_current(context: Context) -> bool:
-    """Whether generated hypotheses exist and are newer than every card link in the context."""
+    """Whether generated hypotheses exist and are newer than every card link in the context and
+    than the last merge that moved cards into it."""
     generated = UpgradeHypothesis.objects.filter(
         context=context, source=UpgradeHypothesis.Source.LLM
     ).aggregate(latest=Max("created_at"))["latest"]
     linked = CardLink.objects.filter(card__context=context).aggregate(latest=Max("created_at"))
-    return generated is not None and (linked["latest"] is None or generated >= linked["latest"])
+    changes = [stamp for stamp in (linked["latest"], context.cards_moved_at) if stamp is not None]
+    return generated is not None and all(generated >= stamp for stamp in changes)
 
 
 def contexts_with_cards(study_id: int) -> list[int]:
+    """The study's canonical contexts (live, matched) that hold cards: where hypotheses go."""
     return list(
-        Context.objects.filter(study_id=study_id, cards__isnull=False)
+        canonical_contexts(study_id)
+        .filter(cards__isnull=False)
         .distinct()
         .order_by("id")
         .values_list("id", flat=True)
     )
+
+
+def canonical_contexts(study_id: int) -> QuerySet[Context]:
+    """Contexts not merged away and not waiting to be matched."""
+    return Context.objects.filter(study_id=study_id, merged_into__isnull=True, pending=False)
+
+
+def contexts_awaiting_match(study: Study) -> QuerySet[Context]:
+    """New wordings from interviews not yet matched against their questions' contexts."""
+    return Context.objects.filter(study=study, pending=True, merged_into__isnull=True).order_by(
+        "id"
+    )
+
+
+def contexts_needing_hypotheses(study: Study) -> list[Context]:
+    """Canonical contexts with two or more values whose generated hypotheses are not current."""
+    contexts = canonical_contexts(study.pk).filter(pk__in=contexts_with_cards(study.pk))
+    return [
+        context
+        for context in contexts.select_related("study").order_by("id")
+        if context_values(context).count() >= 2 and not context_hypotheses_current(context)
+    ]
+
+
+def context_candidates(context: Context) -> tuple[list[int], np.ndarray]:
+    """Ids and embeddings (one row each, our model only) of the canonical contexts that `context`
+    may be matched to: those sharing a question with it, or the whole study's if it has none."""
+    candidates = canonical_contexts(context.study_id).exclude(pk=context.pk)
+    question_ids = list(context.questions.values_list("id", flat=True))
+    if question_ids:
+        candidates = candidates.filter(questions__in=question_ids).distinct()
+    rows = list(
+        candidates.filter(embedding__isnull=False, embedding_model=embedding.MODEL_NAME)
+        .order_by("id")
+        .values_list("id", "embedding")
+    )
+    if not rows:
+        return [], np.zeros((0, embedding.DIMENSION), dtype=np.float32)
+    return [pk for pk, _ in rows], np.stack([embedding.from_bytes(blob) for _, blob in rows])
 
 
 def _builds_newest_first(study: Study) -> QuerySet[GraphBuild]:

@@ -169,6 +169,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_TASK_TIME_LIMIT = 15 * 60
 CELERY_TASK_SOFT_TIME_LIMIT = 14 * 60
+# Celery beat (`celery -A config beat`) checks every open study's update cadence each minute;
+# without beat, `manage.py refresh_studies` from cron does the same.
+CELERY_BEAT_SCHEDULE = {
+    "refresh-due-studies": {"task": "dashboard.tasks.studies_refresh_due", "schedule": 60.0}
+}
 
 # --- LLM (any OpenAI-compatible endpoint) ---
 LLM_BASE_URL = env_str("LLM_BASE_URL")
@@ -208,6 +213,11 @@ MGE_PARTICIPANT_COOKIE_MAX_AGE = 60 * 60 * 24 * 60
 # SAME a card joins the nearest value unasked; from CANDIDATE up, values go to the LLM judge.
 MGE_DEDUPE_CANDIDATE_THRESHOLD = env_float("MGE_DEDUPE_CANDIDATE_THRESHOLD", 0.6)
 MGE_DEDUPE_SAME_THRESHOLD = env_float("MGE_DEDUPE_SAME_THRESHOLD", 0.95)
+# The same for a context an interview wrote in new words against its question's contexts. Short
+# phrases embed noisily (paraphrases 0.22-0.86, unrelated ones up to 0.55) and a question has few
+# contexts, so the embedding only ranks them: the judge sees the nearest five of nearly all.
+MGE_CONTEXT_CANDIDATE_THRESHOLD = env_float("MGE_CONTEXT_CANDIDATE_THRESHOLD", 0.1)
+MGE_CONTEXT_SAME_THRESHOLD = env_float("MGE_CONTEXT_SAME_THRESHOLD", 0.85)
 # Queue deduplication when a card is confirmed. With eager Celery (no REDIS_URL) it runs inside
 # the confirming request, and the first one in a process loads the embedding model (~11 s).
 MGE_DEDUPE_ON_CONFIRM = env_bool("MGE_DEDUPE_ON_CONFIRM", True)

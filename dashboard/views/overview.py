@@ -8,6 +8,7 @@ from elicitation.models import Study
 
 from .. import reports
 from ..access import staff_view, study_for
+from ..cadence import study_pending
 from ..progress import study_progress
 
 
@@ -23,6 +24,7 @@ def study_overview(request: HttpRequest, slug: str) -> HttpResponse:
     context = {
         "study": study,
         "progress": study_progress(study),
+        "pending": study_pending(study),
         "links": reports.study_links(request, study),
         "section": "overview",
     }

@@ -10,6 +10,7 @@ tests, async tests, browsers and benchmarks (1,000 concurrent streams) alike. Re
 
 Standalone, playing an interviewer that submits a card after three participant messages:
     python -m tests.fakes.openai_server --port 8011 --token-delay 0.02 [--stamp-tokens]
+    (--script study: a whole study in varied words, see tests/fakes/study_script.py)
     (--workers N: N processes share the port, for load beyond one Python thread)
 """
 
@@ -43,6 +44,7 @@ from tests.fakes.openai_wire import (
     tool_call_fragment,
     tool_call_start,
 )
+from tests.fakes.study_script import StudyScript
 
 __all__ = ["Disconnect", "Error", "FakeOpenAIServer", "Hang", "Reply", "ToolCallReply"]
 
@@ -359,6 +361,12 @@ def main() -> None:
     parser.add_argument("--token-delay", type=float, default=0.02)
     parser.add_argument("--stamp-tokens", action="store_true")
     parser.add_argument(
+        "--script",
+        choices=("interviewer", "study"),
+        default="interviewer",
+        help="interviewer: one card after three messages; study: every part of a whole study",
+    )
+    parser.add_argument(
         "--workers", type=int, default=1, help="processes sharing the port (SO_REUSEPORT)"
     )
     args = parser.parse_args()
@@ -368,6 +376,7 @@ def main() -> None:
         "token_delay": args.token_delay,
         "stamp_tokens": args.stamp_tokens,
         "reuse_port": args.workers > 1,
+        "script": args.script,
     }
     # Exit cleanly on SIGTERM too, so multiprocessing stops the worker processes.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -377,7 +386,10 @@ def main() -> None:
 
 
 def serve_forever(options: dict, announce: bool = False) -> None:
-    with FakeOpenAIServer(responder=interviewer_responder, **options) as server:
+    options = dict(options)
+    script = options.pop("script", "interviewer")
+    responder = StudyScript() if script == "study" else interviewer_responder
+    with FakeOpenAIServer(responder=responder, **options) as server:
         if announce:
             print(f"Fake OpenAI server on {server.base_url} (Ctrl-C to stop)", flush=True)
         try:

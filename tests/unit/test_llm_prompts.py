@@ -12,12 +12,22 @@ CLOSING_TAG = re.compile(r"<[^<>a-z0-9]{0,16}participant_text", re.IGNORECASE)
 def test_interviewer_prompt_renders_the_fenced_question():
     question = fence("Should I tell my friend the truth?", "question")
 
-    text, prompt = render("interviewer", question=question)
+    text, prompt = render("interviewer", question=question, contexts="")
 
     assert "<question_text>\nShould I tell my friend the truth?\n</question_text>" in text
     assert "submit_values_card" in text
     assert "$" not in text
     assert prompt.name == "interviewer"
+
+
+def test_interviewer_prompt_lists_the_question_contexts_to_pick_from():
+    contexts = fence("When in distress\nWhen seeking clarity", "context")
+
+    text, _ = render("interviewer", question="q", contexts=contexts)
+
+    listed = text.split("The question's contexts:\n", 1)[1]
+    assert listed.startswith("<context_text>\nWhen in distress\nWhen seeking clarity\n")
+    assert "copy it exactly" in text
 
 
 def test_version_combines_the_declared_number_and_a_hash_of_the_file():
