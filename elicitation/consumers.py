@@ -9,6 +9,9 @@ from django.conf import settings
 from django.http import Http404
 from django.urls import reverse
 
+from ops.logcontext import bind_interview
+from ops.metrics import LIVE_INTERVIEWS, TURNS_IN_FLIGHT
+
 from . import access, selectors, services, throttle
 from .asyncdb import db
 from .dialogue import awaiting_reply
@@ -34,6 +37,7 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
     turn: asyncio.Task | None = None
     turn_open = False
     turn_claimed = False
+    counted_live = False
 
     async def connect(self) -> None:
         self.interview = await db(_interview_for_scope)(self.scope)
@@ -41,10 +45,16 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.owner = uuid.uuid4().hex
+        bind_interview(self.interview.pk)
         await self.accept()
+        LIVE_INTERVIEWS.inc()
+        self.counted_live = True
         await self.send_json(await db(_history_frame)(self.interview))
 
     async def disconnect(self, code: int) -> None:
+        if self.counted_live:
+            self.counted_live = False
+            LIVE_INTERVIEWS.dec()
         if self.turn and not self.turn.done():
             self.turn.cancel()
             await asyncio.wait({self.turn}, timeout=TURN_SAVE_GRACE_SECONDS)
@@ -85,7 +95,8 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
 
     async def run_turn(self) -> None:
         try:
-            await interviewer_turn(self.interview, self.send_turn_frame)
+            with TURNS_IN_FLIGHT.track_inprogress():
+                await interviewer_turn(self.interview, self.send_turn_frame)
         finally:
             await self.release_turn()
 

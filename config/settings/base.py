@@ -22,12 +22,16 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    "django_prometheus",
+    "ops",
     "elicitation",
     "moralgraph",
     "dashboard",
 ]
 
 MIDDLEWARE = [
+    "ops.middleware.OpsMiddleware",  # probes and /metrics first, before host and TLS checks
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -35,6 +39,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -193,10 +198,29 @@ MGE_JOBS_INLINE = False
 # Simulated participants in flight at once in a pilot started from the dashboard.
 MGE_SIMULATE_CONCURRENCY = env_int("MGE_SIMULATE_CONCURRENCY", 4)
 
+# --- Operations (ops/) ---
+# /metrics asks for `Authorization: Bearer <token>` when this is set; nginx refuses /metrics.
+MGE_METRICS_TOKEN = env_str("MGE_METRICS_TOKEN")
+# A Celery worker serves its metrics on this port (0: not at all).
+MGE_WORKER_METRICS_PORT = env_int("MGE_WORKER_METRICS_PORT", 0)
+# "json": one JSON object per line with request and interview ids; "text": for people.
+LOG_FORMAT = env_str("LOG_FORMAT", "text")
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "ops.logcontext.ContextFilter"}},
+    "formatters": {
+        "json": {"()": "ops.logcontext.LogFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["context"],
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"daphne": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }
