@@ -25,7 +25,7 @@ from .protocol import (
     RetryFrame,
     parse_client_frame,
 )
-from .turnlock import turn_claim, turn_release
+from .turnlock import turn_claim, turn_kept, turn_release
 
 CLOSE_FORBIDDEN = 4403
 TURN_SAVE_GRACE_SECONDS = 5
@@ -95,8 +95,9 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
 
     async def run_turn(self) -> None:
         try:
-            with TURNS_IN_FLIGHT.track_inprogress():
-                await interviewer_turn(self.interview, self.send_turn_frame)
+            async with turn_kept(self.interview.pk, self.owner):
+                with TURNS_IN_FLIGHT.track_inprogress():
+                    await interviewer_turn(self.interview, self.send_turn_frame)
         finally:
             await self.release_turn()
 
