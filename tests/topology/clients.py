@@ -57,6 +57,35 @@ def complete_replies(stack: Stack, interview_ids: list[int]) -> dict[int, int]:
     return dict(rows)
 
 
+def job_start(stack: Stack, slug: str, kind: str, params: dict) -> int:
+    return stack.django(f"""
+from dashboard.jobs import job_start
+from elicitation.models import Study
+study = Study.objects.get(slug={slug!r})
+print(json.dumps(job_start(study=study, kind={kind!r}, params={params!r}).pk))
+""")
+
+
+def job_state(stack: Stack, job_id: int) -> tuple[str, int]:
+    with psycopg.connect(stack.database_url) as conn:
+        return conn.execute(
+            "SELECT state, progress_done FROM dashboard_job WHERE id = %s", [job_id]
+        ).fetchone()
+
+
+def interview_status(stack: Stack, interview_id: int) -> str:
+    with psycopg.connect(stack.database_url) as conn:
+        query = "SELECT status FROM elicitation_interview WHERE id = %s"
+        return conn.execute(query, [interview_id]).fetchone()[0]
+
+
+async def until(condition, *, timeout: float, every: float = 0.05) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(every)
+
+
 @dataclass
 class Participant:
     """One browser tab: sends a message, follows the reply, and after a dropped socket
@@ -95,16 +124,16 @@ class Participant:
         """Until a reply ends, whatever happens to the socket in between; returns the end frame
         type ("reply_end" or "fallback")."""
         ws = await self.connect()
-        await ws.send(json.dumps({"type": "message", "client_id": client_id, "content": text}))
+        await self.send(ws, {"type": "message", "client_id": client_id, "content": text})
         while True:
             try:
                 ending = await self.follow(ws, client_id)
                 if ending is not None:
                     await ws.close()
                     return ending
-                await asyncio.sleep(0.2)  # a retryable error: ask again
-                await ws.send(json.dumps({"type": "retry"}))
-            except websockets.ConnectionClosed:
+                await self.send(ws, {"type": "retry"})  # a retryable end: ask again
+            except websockets.ConnectionClosed as closed:
+                self.frames.append({"closed": str(closed)})
                 self.reconnects += 1
                 ws = await self.connect()
                 if not await self.resume(ws, client_id, text):
@@ -115,27 +144,43 @@ class Participant:
         shown = {m["id"] for m in self.history["messages"]}
         assert self.acked_ids <= shown, f"acknowledged, not in history: {self.acked_ids - shown}"
         if client_id not in self.acked:  # never acknowledged: the browser sends it again
-            await ws.send(json.dumps({"type": "message", "client_id": client_id, "content": text}))
+            await self.send(ws, {"type": "message", "client_id": client_id, "content": text})
         elif self.history["awaiting_reply"]:
-            await ws.send(json.dumps({"type": "retry"}))
+            await self.send(ws, {"type": "retry"})
         else:  # the reply was stored whole before the socket dropped
             await ws.close()
             return False
         return True
 
+    async def send(self, ws, frame: dict) -> None:
+        self.frames.append({"sent": frame["type"]})
+        await ws.send(json.dumps(frame))
+
     async def follow(self, ws, client_id: str) -> str | None:
+        """Read frames until the turn ends (its end frame type) or asks for a retry (None).
+
+        "busy" answers a retry that came while a turn still runs (here, or a claim left by a
+        killed process): keep listening if the turn is ours, else ask again after a pause.
+        """
+        turn_running = False
         while True:
             frame = json.loads(await asyncio.wait_for(ws.recv(), 60))
             self.frames.append(frame)
-            if frame["type"] == "ack" and frame["client_id"] == client_id:
+            kind = frame["type"]
+            if kind == "ack" and frame["client_id"] == client_id:
                 self.acked.add(client_id)
                 self.acked_ids.add(frame["message_id"])
-            elif frame["type"] == "token":
+            elif kind == "reply_start":
+                turn_running = True
+            elif kind == "token":
                 self.tokens += 1
-            elif frame["type"] in ("reply_end", "fallback", "card"):
-                if frame["type"] != "reply_end" or frame.get("complete", True):
-                    return frame["type"]
-            elif frame["type"] == "error":
-                if not frame.get("retryable"):
-                    raise AssertionError(f"unretryable error {frame}")
+            elif kind in ("reply_end", "fallback", "card"):
+                if kind != "reply_end" or frame.get("complete", True):
+                    return kind
+            elif kind == "error" and frame["code"] == "busy":
+                if not turn_running:
+                    await asyncio.sleep(1)
+                    return None
+            elif kind == "error":
+                assert frame.get("retryable"), f"unretryable error {frame} after {self.frames}"
                 return None

@@ -45,6 +45,7 @@ def llm(fake_llm_server):
     yield fake_llm_server
     fake_llm_server.reset()
     fake_llm_server.token_delay = 0.03
+    fake_llm_server.responder = interviewer_responder
 
 
 @pytest.fixture

@@ -113,8 +113,11 @@ class Stack:
         return self
 
     def stop(self) -> None:
-        for name in list(self.procs):
+        for name in reversed(list(self.procs)):  # nginx and the apps before their services
             self.terminate(name)
+        kept = ROOT / "test-artifacts" / "topology-logs"  # for reading after a failure
+        shutil.rmtree(kept, ignore_errors=True)
+        shutil.copytree(self.logs, kept)
         shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self) -> "Stack":
@@ -261,10 +264,9 @@ class Stack:
         self.spawn("redis", [*command, *durable, "--dir", str(data)])
         wait_for_port(self.ports.redis)
 
-    def redis_restart(self) -> None:
+    def redis_stop(self) -> None:
         self.terminate("redis")
         wait_for_closed(self.ports.redis)
-        self.redis_start()
 
     # --- PostgreSQL ---
 
@@ -309,11 +311,9 @@ class Stack:
                 time.sleep(0.2)
         raise RuntimeError("PostgreSQL did not accept connections")
 
-    def postgres_restart(self, down_seconds: float = 0.0) -> None:
+    def postgres_stop(self) -> None:
         self.terminate("postgres")
         wait_for_closed(self.ports.postgres)
-        time.sleep(down_seconds)
-        self.postgres_start()
 
     # --- nginx ---
 

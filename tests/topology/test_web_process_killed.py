@@ -8,6 +8,7 @@ from tests.topology.clients import (
     complete_replies,
     participants_create,
     stored_user_messages,
+    until,
 )
 
 SESSIONS = 12
@@ -34,10 +35,3 @@ async def test_killing_a_web_process_mid_reply_loses_nothing_acknowledged(full_s
     assert acked == {f"kill-{i}" for i in ids}
     assert acked <= stored_user_messages(stack, ids)
     assert set(complete_replies(stack, ids)) == set(ids)
-
-
-async def until(condition, *, timeout: float) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
-        await asyncio.sleep(0.05)
