@@ -139,6 +139,9 @@ def main() -> None:
     parser.add_argument("--webs", default="1,2")
     parser.add_argument("--token-delay", type=float, default=0.05, help="seconds between chunks")
     parser.add_argument("--ramp", type=int, default=100, help="handshakes in flight at once")
+    parser.add_argument(
+        "--warmup", type=int, default=50, help="sessions run first and not counted (connections)"
+    )
     args = parser.parse_args()
     sweep = [int(n) for n in args.sweep.split(",")]
     summary: dict[int, list] = {}
@@ -149,6 +152,7 @@ def main() -> None:
         llm = fake_llm(stack.ports.llm, args.token_delay)
         try:
             with stack:
+                measure(stack, llm, args.warmup, args.ramp)
                 for sessions in sweep:
                     stats, cpu = measure(stack, llm, sessions, args.ramp)
                     ms = [x * 1000 for x in stats["latencies"]]
@@ -157,7 +161,8 @@ def main() -> None:
                         f"webs={webs} sessions={sessions} held={stats['held_at_end']} "
                         f"p50_ms={p50:.1f} p99_ms={p99:.1f} errors={len(stats['errors'])} "
                         f"lost={stats['lost']} wall_s={stats['wall']:.1f} "
-                        f"cpu_s={json.dumps({k: round(v, 1) for k, v in cpu.items()})}",
+                        f"cpu_s={json.dumps({k: round(v, 1) for k, v in cpu.items()})} "
+                        f"first_errors={stats['errors'][:2]}",
                         flush=True,
                     )
                     summary[webs].append((sessions, p99, len(stats["errors"]), stats["lost"]))

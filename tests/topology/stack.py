@@ -346,10 +346,10 @@ class Stack:
     def upstream(self) -> str:
         compose = (NGINX_DIR / "upstream.conf").read_text()
         servers = "".join(
-            f"    server 127.0.0.1:{getattr(self.ports, f'web{i}')} max_fails=1 fail_timeout=5s;\n"
+            f"    server 127.0.0.1:{getattr(self.ports, f'web{i}')} max_fails=0;\n"
             for i in range(self.webs)
         )
-        line = "    server web:8000 max_fails=1 fail_timeout=5s;\n"
+        line = "    server web:8000 max_fails=0;\n"
         assert line in compose, "deploy/nginx/upstream.conf changed shape"
         return compose.replace(line, servers)
 
