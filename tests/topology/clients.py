@@ -135,9 +135,22 @@ class Participant:
             except websockets.ConnectionClosed as closed:
                 self.frames.append({"closed": str(closed)})
                 self.reconnects += 1
-                ws = await self.connect()
-                if not await self.resume(ws, client_id, text):
+                ws = await self.reconnect(client_id, text)
+                if ws is None:
                     return "reply_end"
+
+    async def reconnect(self, client_id: str, text: str):
+        """A new socket that has resumed the turn, or None when the reply was stored whole.
+        A socket may drop again while a service is still down: the browser tries again."""
+        deadline = asyncio.get_running_loop().time() + RECONNECT_SECONDS
+        while True:
+            ws = await self.connect()
+            try:
+                return ws if await self.resume(ws, client_id, text) else None
+            except websockets.ConnectionClosed as closed:
+                self.frames.append({"closed": str(closed)})
+                assert asyncio.get_running_loop().time() < deadline, "could not resume in time"
+                await asyncio.sleep(0.3)
 
     async def resume(self, ws, client_id: str, text: str) -> bool:
         """Pick up after a reconnect; False when the reply was already stored whole."""
