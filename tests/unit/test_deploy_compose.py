@@ -72,9 +72,11 @@ def test_secret_files_are_made_by_the_run_book():
 
 def test_the_nginx_template_gets_every_value_it_names():
     named = set(re.findall(r"\$\{(MGE_[A-Z_]+)\}", TEMPLATE.read_text()))
-    given = set(services()["nginx"]["environment"])
+    environment = services()["nginx"]["environment"]
+    given = {name for name in environment if name.startswith("MGE_")}
 
     assert named == given
+    assert environment["NGINX_ENVSUBST_FILTER"] == "^MGE_"
 
 
 def test_the_image_copies_files_that_exist():
