@@ -16,11 +16,13 @@ import asyncio
 import json
 import os
 import socket
+import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import websockets
@@ -90,18 +92,19 @@ print(json.dumps(rows))
 
 
 async def one_session(
-    port: int, interview_id: int, cookie: str, stats: dict, gate: asyncio.Semaphore
+    target: "Target", interview_id: int, cookie: str, stats: dict, gate: asyncio.Semaphore
 ) -> None:
-    uri = f"ws://127.0.0.1:{port}/ws/interview/{interview_id}/"
+    uri = f"{target.ws}/ws/interview/{interview_id}/"
     headers = {"Cookie": f"mge_participant={cookie}"}
     await gate.acquire()
     try:
         async with websockets.connect(
             uri,
             additional_headers=headers,
-            origin=f"http://127.0.0.1:{port}",
+            origin=target.origin,
             open_timeout=60,
             max_queue=None,
+            ssl=target.tls,
         ) as ws:
             history = json.loads(await ws.recv())
             gate.release()
@@ -152,7 +155,20 @@ async def relay_reply(ws, stats: dict, client_id: str) -> None:
             raise RuntimeError(f"{frame['type']}: {frame.get('code')}")
 
 
-async def run_sessions(port: int, rows: list[tuple[int, str]], ramp: int) -> dict:
+@dataclass
+class Target:
+    """Where the load client connects: Daphne directly, or nginx over TLS."""
+
+    ws: str
+    origin: str
+    tls: ssl.SSLContext | None = None
+
+    @classmethod
+    def direct(cls, port: int) -> "Target":
+        return cls(f"ws://127.0.0.1:{port}", f"http://127.0.0.1:{port}")
+
+
+async def run_sessions(target: Target, rows: list[tuple[int, str]], ramp: int) -> dict:
     stats = {
         "sessions": len(rows),
         "connected": 0,
@@ -165,7 +181,7 @@ async def run_sessions(port: int, rows: list[tuple[int, str]], ramp: int) -> dic
         "all_done": asyncio.Event(),
     }
     gate = asyncio.Semaphore(ramp)
-    await asyncio.gather(*(one_session(port, i, c, stats, gate) for i, c in rows))
+    await asyncio.gather(*(one_session(target, i, c, stats, gate) for i, c in rows))
     return stats
 
 
@@ -251,7 +267,7 @@ def main() -> None:
         wait_for_port(llm_port)
         wait_for_port(app_port)
         started = time.monotonic()
-        stats = asyncio.run(run_sessions(app_port, rows, args.ramp))
+        stats = asyncio.run(run_sessions(Target.direct(app_port), rows, args.ramp))
         elapsed = time.monotonic() - started
     finally:
         for proc in procs:

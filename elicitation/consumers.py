@@ -9,6 +9,9 @@ from django.conf import settings
 from django.http import Http404
 from django.urls import reverse
 
+from ops.logcontext import bind_interview
+from ops.metrics import LIVE_INTERVIEWS, TURNS_IN_FLIGHT
+
 from . import access, selectors, services, throttle
 from .asyncdb import db
 from .dialogue import awaiting_reply
@@ -23,7 +26,7 @@ from .protocol import (
     error_frame,
     parse_client_frame,
 )
-from .turnlock import turn_claim, turn_release
+from .turnlock import turn_claim, turn_kept, turn_release
 
 CLOSE_FORBIDDEN = 4403
 TURN_SAVE_GRACE_SECONDS = 5
@@ -35,6 +38,7 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
     turn: asyncio.Task | None = None
     turn_open = False
     turn_claimed = False
+    counted_live = False
 
     async def connect(self) -> None:
         self.interview = await db(_interview_for_scope)(self.scope)
@@ -42,10 +46,16 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.owner = uuid.uuid4().hex
+        bind_interview(self.interview.pk)
         await self.accept()
+        LIVE_INTERVIEWS.inc()
+        self.counted_live = True
         await self.send_json(await db(_history_frame)(self.interview))
 
     async def disconnect(self, code: int) -> None:
+        if self.counted_live:
+            self.counted_live = False
+            LIVE_INTERVIEWS.dec()
         if self.turn and not self.turn.done():
             self.turn.cancel()
             await asyncio.wait({self.turn}, timeout=TURN_SAVE_GRACE_SECONDS)
@@ -92,7 +102,9 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
 
     async def run_turn(self) -> None:
         try:
-            await interviewer_turn(self.interview, self.send_turn_frame)
+            async with turn_kept(self.interview.pk, self.owner):
+                with TURNS_IN_FLIGHT.track_inprogress():
+                    await interviewer_turn(self.interview, self.send_turn_frame)
         finally:
             await self.release_turn()
 

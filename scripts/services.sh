@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure PostgreSQL, Redis and Chromium are installed and PostgreSQL and Redis are answering on
-# 127.0.0.1; create the `mge_test` database. Installs with apt-get only what is missing. Safe to
+# 127.0.0.1; create the `mge_test` database. Also install nginx and openssl for the topology
+# stage, which starts its own nginx, PostgreSQL and Redis (tests/topology/stack.py). Installs with apt-get only what is missing. Safe to
 # run repeatedly, and quick when everything is already up.
 set -euo pipefail
 
@@ -96,6 +97,12 @@ ensure_redis() {
   fi
 }
 
+ensure_topology_tools() {  # installed only; the topology stage starts its own instances
+  if ! command -v nginx >/dev/null || ! command -v openssl >/dev/null; then
+    apt_install nginx openssl
+  fi
+}
+
 ensure_chromium() {
   if [ ! -x /usr/bin/chromium ]; then
     apt_install chromium
@@ -105,4 +112,5 @@ ensure_chromium() {
 ensure_postgres
 ensure_redis
 ensure_chromium
+ensure_topology_tools
 log "PostgreSQL ($PG_HOST:$PG_PORT, database $PG_DB), Redis ($REDIS_HOST:$REDIS_PORT) and Chromium are ready."

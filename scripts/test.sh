@@ -2,7 +2,8 @@
 # Set up and run every check, each stage in its own process; print a summary and exit non-zero if
 # any stage failed. A pytest stage that runs no test (exit 5, or everything skipped) fails.
 #   scripts/test.sh          lint, unit+integration on SQLite, integration on PostgreSQL+Redis,
-#                            browser tests, migrations, production deploy checks
+#                            browser tests, migrations, production deploy checks, and the
+#                            production topology (nginx, two web processes, worker) with faults
 #   scripts/test.sh --fast   only unit+integration on SQLite
 # MGE_TEST_DATABASE_URL / MGE_TEST_REDIS_URL override the production-services URLs.
 set -euo pipefail
@@ -168,6 +169,15 @@ if [ "$FAST" -eq 0 ]; then
 
   # d. Production settings pass Django's deployment checks and build their static manifest.
   run_step "d. production check --deploy + collectstatic" deploy_check
+
+  # e. nginx (deploy/nginx/) before two web processes, a worker, and a PostgreSQL and a Redis of
+  #    the stage's own (ports MGE_TOPOLOGY_PORT_BASE..+9), then faults: tests/topology/.
+  if [ "$SERVICES_OK" -eq 1 ]; then
+    run_pytest "e. production topology + faults" topology -- tests/topology -m topology \
+      -p no:cacheprovider
+  else
+    record "e. production topology + faults" FAIL "not run: services unavailable"
+  fi
 fi
 
 print_summary

@@ -25,12 +25,16 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "axes",
     "channels",
+    "django_prometheus",
+    "ops",
     "elicitation",
     "moralgraph",
     "dashboard",
 ]
 
 MIDDLEWARE = [
+    "ops.middleware.OpsMiddleware",  # probes and /metrics first, before host and TLS checks
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -40,7 +44,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "elicitation.middleware.WriteRefusedMiddleware",
-    "axes.middleware.AxesMiddleware",  # last: it answers a locked-out login
+    "axes.middleware.AxesMiddleware",  # after the others: it answers a locked-out login
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 # Login throttling (django-axes) on /admin/ and the dashboard, which logs in through it: after
@@ -134,7 +139,9 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            # redis-py's default 5 s read timeout equals the layer's 5 s blocking pop, so an
+            # idle socket's receive could time out and close the socket (1011); read longer.
+            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 30}]},
         }
     }
     CELERY_BROKER_URL = REDIS_URL
@@ -268,11 +275,29 @@ MGE_GATE_MAX_FLAGGED_SHARE = env_float("MGE_GATE_MAX_FLAGGED_SHARE", 0.1)
 # "off": shown unchecked (trusted pilots only).
 MGE_MODERATION = env_str("MGE_MODERATION", "auto")
 LLM_MODERATION_MODEL = env_str("LLM_MODERATION_MODEL", "")
+# --- Operations (ops/) ---
+# /metrics asks for `Authorization: Bearer <token>` when this is set; nginx refuses /metrics.
+MGE_METRICS_TOKEN = env_str("MGE_METRICS_TOKEN")
+# A Celery worker serves its metrics on this port (0: not at all).
+MGE_WORKER_METRICS_PORT = env_int("MGE_WORKER_METRICS_PORT", 0)
+# "json": one JSON object per line with request and interview ids; "text": for people.
+LOG_FORMAT = env_str("LOG_FORMAT", "text")
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"context": {"()": "ops.logcontext.ContextFilter"}},
+    "formatters": {
+        "json": {"()": "ops.logcontext.LogFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["context"],
+            "formatter": "json" if LOG_FORMAT == "json" else "text",
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"daphne": {"level": "WARNING"}, "httpx": {"level": "WARNING"}},
 }

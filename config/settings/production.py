@@ -15,6 +15,8 @@ if not ALLOWED_HOSTS:
 
     raise ImproperlyConfigured("Set ALLOWED_HOSTS (comma-separated) in production.")
 env_str("DATABASE_URL", required=True)
+LOG_FORMAT = env_str("LOG_FORMAT", "json")
+LOGGING["handlers"]["console"]["formatter"] = "json" if LOG_FORMAT == "json" else "text"  # noqa: F405
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

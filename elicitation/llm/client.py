@@ -25,6 +25,7 @@ from django.db.models import F
 from elicitation.asyncdb import db
 from elicitation.costcaps import study_cap_check
 from elicitation.models import LLMCall, Study
+from ops.metrics import llm_call_observe
 
 from .errors import (
     LLMError,
@@ -220,6 +221,14 @@ def _record(call: _Call, error: BaseException | None) -> int:
             Study.objects.filter(pk=call.tag.study_id).update(
                 tokens_spent=F("tokens_spent") + tokens_in + tokens_out
             )
+    llm_call_observe(
+        purpose=call.tag.purpose,
+        seconds=row.latency_ms / 1000,
+        tokens_in=tokens_in,
+        tokens_out=tokens_out,
+        cost_usd=float(row.cost_usd),
+        error=_error_text(error).split(":", 1)[0],
+    )
     return row.pk
 
 

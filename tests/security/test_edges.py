@@ -206,8 +206,12 @@ def free_port() -> int:
 
 def nginx_site(tmp_path: Path, upstream: int, port: int) -> Path:
     """Our site config, pointed at a stub upstream and a loopback port, without TLS."""
-    site = ROOT.joinpath("deploy/nginx/mge.conf").read_text()
-    site = site.replace("server web:8000;", f"server 127.0.0.1:{upstream};")
+    site = ROOT.joinpath("deploy/nginx/mge.conf.template").read_text()
+    names = {"MGE_HTTP_PORT": "80", "MGE_HTTPS_PORT": "443", "MGE_STATIC_ROOT": str(tmp_path)}
+    for name, value in names.items():
+        site = site.replace("${" + name + "}", value)
+    pool = ROOT.joinpath("deploy/nginx/upstream.conf").read_text()
+    site = pool.replace("server web:8000", f"server 127.0.0.1:{upstream}") + site
     https = site.index("server {", site.index("server {") + 1)
     head, tls_server = site[:https], site[https:]
     tls_server = re.sub(r"\s*(listen|ssl_\w+|http2)\b[^;]*;", "", tls_server)

@@ -1,0 +1,1 @@
+"""Operability: probes, Prometheus metrics, structured logs with request and interview ids."""
