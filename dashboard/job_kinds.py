@@ -69,6 +69,7 @@ def _aggregate(job: Job, progress: Progress) -> tuple[dict[str, Any], str]:
         "graph_version": build.graph_version,
         "counts": counts,
         "publishable": build.summary["reliability"]["gate"]["publishable"],
+        "changed_since": build.summary.get("changed_since"),
     }
     message = (
         f"{counts['votes']} votes by {counts['raters']} voters on {counts['values']} values "
