@@ -25,7 +25,7 @@ from elicitation.simulation import (
 )
 from moralgraph import context_services, selectors, services
 from moralgraph.exporting import study_export
-from moralgraph.models import CardLink
+from moralgraph.models import CardLink, GraphBuild
 
 from .models import Job
 from .refresh import refresh_message, study_refresh
@@ -70,6 +70,7 @@ def _aggregate(job: Job, progress: Progress) -> tuple[dict[str, Any], str]:
         "graph_version": build.graph_version,
         "counts": counts,
         "publishable": build.summary["reliability"]["gate"]["publishable"],
+        "changed_since": build.summary.get("changed_since"),
     }
     message = (
         f"{counts['votes']} votes by {counts['raters']} voters on {counts['values']} values "
@@ -85,7 +86,14 @@ def _export(job: Job, progress: Progress) -> tuple[dict[str, Any], str]:
     include_votes = bool(job.params.get("include_votes"))
     progress(0, 2, "Writing the bundle.")
     salt = settings.MGE_EXPORT_SALT if include_votes else None
-    bundle = study_export(job.study, folder / "bundle", include_votes=include_votes, salt=salt)
+    earlier = job.params.get("compare_with")
+    bundle = study_export(
+        job.study,
+        folder / "bundle",
+        include_votes=include_votes,
+        salt=salt,
+        compare_with=GraphBuild.objects.get(study=job.study, pk=earlier) if earlier else None,
+    )
     manifest = json.loads((bundle / "manifest.json").read_text(encoding="utf-8"))
     progress(1, 2, "Zipping the bundle.")
     name = f"{job.study.slug}-{manifest['graph_version'][:12]}"
@@ -98,6 +106,7 @@ def _export(job: Job, progress: Progress) -> tuple[dict[str, Any], str]:
         "files": sorted(manifest["files"]),
         "counts": manifest["counts"],
         "include_votes": include_votes,
+        "compare_with": earlier,
     }
     return result, f"Graph version {manifest['graph_version'][:12]}."
 

@@ -25,6 +25,7 @@ from django.utils import timezone
 from elicitation.llm.client import is_configured
 from elicitation.llm.errors import LLMUnavailable
 from elicitation.models import Study
+from moralgraph.models import GraphBuild
 
 from .job_kinds import RUNNERS
 from .models import Job
@@ -130,7 +131,21 @@ def _export_params(study: Study, params: dict[str, Any]) -> dict[str, Any]:
         raise JobError(
             "Votes can be exported only with a salt to hash rater ids: set MGE_EXPORT_SALT."
         )
-    return {"include_votes": include_votes}
+    compare_with = _earlier_build(study, params.get("compare_with"))
+    return {"include_votes": include_votes} | (
+        {"compare_with": compare_with} if compare_with is not None else {}
+    )
+
+
+def _earlier_build(study: Study, pk: Any) -> int | None:
+    """The id of a build of ``study`` older than its newest, to compare with; None if unset."""
+    if pk is None:
+        return None
+    builds = GraphBuild.objects.filter(study=study).order_by("-built_at", "-id")
+    ids = list(builds.values_list("pk", flat=True))
+    if type(pk) is not int or pk not in ids[1:]:
+        raise JobError("Compare with an earlier build of this study (not its newest).")
+    return pk
 
 
 def _flag(params: dict[str, Any], name: str) -> bool:
@@ -148,7 +163,7 @@ def _llm_required() -> None:
 PARAM_NAMES = {
     Job.Kind.SIMULATE: ("participants",),
     Job.Kind.HYPOTHESES: ("force",),
-    Job.Kind.EXPORT: ("include_votes",),
+    Job.Kind.EXPORT: ("include_votes", "compare_with"),
 }
 PARAM_CHECKS = {
     Job.Kind.SIMULATE: _simulate_params,

@@ -17,6 +17,7 @@ from elicitation.models import Study
 
 from . import loaders
 from .core import Config, FlagThresholds, GateThresholds, aggregate, flag_raters, without_raters
+from .core.inputs import context_fingerprints
 from .core.report import Parts, aggregate_parts
 from .core.types import VoteArrays
 from .models import RaterExclusion
@@ -83,6 +84,7 @@ def study_graph_parts(
     )
     _describe_quality(parts.head["rater_quality"], inputs)
     parts.head.update(_extras(inputs, group_field))
+    parts.inputs = context_fingerprints(inputs.votes, inputs.groups)
     return parts
 
 

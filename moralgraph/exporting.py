@@ -8,15 +8,18 @@ participant who consented and did not decline, the rater id replaced by a keyed 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
 from elicitation.models import Question, Study, WisdomVote
 
-from . import aggregation, loaders
+from . import aggregation, loaders, selectors
 from .core import Config
 from .export import (
+    BuildRef,
     BundleInputs,
+    ComparisonInput,
     QuestionInput,
     StudyInfo,
     ValueInput,
@@ -24,6 +27,7 @@ from .export import (
     build_bundle,
     write_bundle,
 )
+from .models import GraphBuild
 from .reranker import embedding
 
 
@@ -34,14 +38,17 @@ def study_export(
     include_votes: bool = False,
     salt: str | None = None,
     config: Config | None = None,
+    compare_with: GraphBuild | None = None,
 ) -> Path:
     """Write the bundle of ``study`` to ``out_dir`` (replacing an earlier one); its path.
 
     ``include_votes`` adds ``votes.jsonl`` and needs ``salt``, the key of the rater hashes,
-    which is never written anywhere.
+    which is never written anywhere. ``compare_with``, an earlier stored build of the study,
+    adds ``comparison.json``: what changed from it to the study's newest build.
     """
     if include_votes and not salt:
         raise ValueError("Exporting votes needs a salt to hash rater ids.")
+    comparison = _comparison(study, compare_with) if compare_with is not None else None
     result = aggregation.study_graph(study, config)
     inputs = BundleInputs(
         study=StudyInfo(slug=study.slug, title=study.title, description=study.description),
@@ -53,8 +60,30 @@ def study_export(
         votes=_consented_votes(study, aggregation.study_rater_flags(study))
         if include_votes
         else None,
+        comparison=comparison,
     )
     return write_bundle(build_bundle(inputs, salt=salt), out_dir)
+
+
+def _comparison(study: Study, earlier: GraphBuild) -> ComparisonInput:
+    """What changed from ``earlier`` to the study's newest build (refused if they are one)."""
+    later = selectors.latest_graph_build(study)
+    if earlier.study_id != study.pk or later is None:
+        raise ValueError(f"Build {earlier.pk} is not a build of study {study.slug!r}.")
+    if later.pk == earlier.pk:
+        raise ValueError(f"Build {earlier.pk} is the newest build: there is nothing to compare.")
+    changes = selectors.graph_builds_compared(earlier, later)
+    return ComparisonInput(earlier=_build_ref(earlier), later=_build_ref(later), changes=changes)
+
+
+def _build_ref(build: GraphBuild) -> BuildRef:
+    return BuildRef(
+        id=build.pk,
+        label=build.label,
+        graph_version=build.graph_version,
+        built_at=build.built_at.astimezone(UTC).isoformat(),
+        votes=int((build.summary.get("counts") or {}).get("votes") or 0),
+    )
 
 
 def _values(study: Study, result: Mapping[str, Any]) -> list[ValueInput]:

@@ -127,6 +127,13 @@ def latest_graph_build(study: Study) -> GraphBuild | None:
     return _builds_newest_first(study).first()
 
 
+def graph_build_named(study: Study, name: str) -> GraphBuild | None:
+    """The study's build with id ``name``, or else its newest build labelled ``name``."""
+    builds = _builds_newest_first(study)
+    by_id = builds.filter(pk=int(name)).first() if name.strip().isdigit() else None
+    return by_id or builds.filter(label=name.strip()).first()
+
+
 def latest_graph_build_stamp(study: Study) -> dict[str, Any] | None:
     """When the newest build was made and from how many votes, without loading its summary."""
     votes = Coalesce(Cast(KT("summary__counts__votes"), IntegerField()), 0)

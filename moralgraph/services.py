@@ -22,6 +22,7 @@ from elicitation.models import Context, Study, ValuesCard
 
 from . import aggregation, dedupe, hypotheses, moderation, selectors
 from .core import FLAGS, GLOBAL_SECTION, Config, dumps, section_key
+from .core.inputs import contexts_changed
 from .core.report import Parts, clean
 from .core.store import SECTIONED, context_piece, global_piece, label_tables
 from .llm import ask_structured
@@ -349,6 +350,17 @@ def _silent(done: int, total: int, message: str) -> None:
     return None
 
 
+def _inputs_summary(newest: GraphBuild | None, inputs: dict[str, str]) -> dict[str, Any]:
+    """Each context's vote digest, and which contexts' votes changed since ``newest``. Every
+    section is still recomputed: Bradley-Terry and the gate join the contexts."""
+    before = (newest.summary.get("context_inputs") if newest is not None else None) or None
+    changes = contexts_changed(before, inputs) if before is not None else None
+    return {
+        "context_inputs": inputs,
+        "changed_since": {"build": newest.pk, **changes} if changes is not None else None,
+    }
+
+
 @transaction.atomic
 def _graph_build_store(study: Study, parts: Parts, progress: Progress) -> GraphBuild:
     newest = selectors.latest_graph_build(study)
@@ -379,6 +391,7 @@ def _graph_build_store(study: Study, parts: Parts, progress: Progress) -> GraphB
         return newest
     build.summary = {key: value for key, value in head.items() if key not in SECTIONED}
     build.summary["contexts"] = entries
+    build.summary.update(_inputs_summary(newest, parts.inputs))
     build.graph_version = version
     build.save(update_fields=["summary", "graph_version"])
     progress(total + 1, total + 1, "Built.")

@@ -5,6 +5,8 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import path
 
+from moralgraph.models import GraphBuild
+
 from ..access import staff_view, study_for
 from ..job_kinds import export_archive
 from ..models import Job
@@ -21,6 +23,9 @@ def export_list(request: HttpRequest, slug: str) -> HttpResponse:
         "section": "exports",
         "exports": exports[:LISTED],
         "salt_configured": bool(settings.MGE_EXPORT_SALT),
+        "earlier_builds": GraphBuild.objects.filter(study=study)
+        .order_by("-built_at", "-id")
+        .only("pk", "label", "built_at")[1:LISTED],
     }
     return render(request, "dashboard/exports.html", context)
 

@@ -91,7 +91,11 @@ def _params(kind: str, data: QueryDict) -> dict[str, Any]:
     if kind == Job.Kind.HYPOTHESES:
         return {"force": bool(data.get("force"))}
     if kind == Job.Kind.EXPORT:
-        return {"include_votes": bool(data.get("include_votes"))}
+        earlier = data.get("compare_with", "").strip()
+        compare = (
+            {"compare_with": int(earlier) if earlier.isdigit() else earlier} if earlier else {}
+        )
+        return {"include_votes": bool(data.get("include_votes"))} | compare
     return {}
 
 

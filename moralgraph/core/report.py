@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -151,6 +151,8 @@ class Parts:
     head: dict[str, Any]
     contexts: Callable[[], Iterator[tuple[str, dict[str, Any]]]]
     overall: Callable[[bool], dict[str, Any]]
+    #: Context label -> digest of its votes (:func:`.inputs.context_fingerprints`), if made.
+    inputs: dict[str, str] = field(default_factory=dict)
 
 
 def aggregate(

@@ -16,12 +16,15 @@ from .bundle import (
     rater_hash,
     write_bundle,
 )
+from .comparison import BuildRef, ComparisonInput
 from .manifest import graph_version
 
 __all__ = [
     "GRAPH_FILES",
     "SCHEMA_VERSION",
+    "BuildRef",
     "BundleInputs",
+    "ComparisonInput",
     "ContextInput",
     "QuestionInput",
     "StudyInfo",

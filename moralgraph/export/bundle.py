@@ -17,6 +17,8 @@ Files (the schema of each is in ``schemas/``; rows sorted by numeric id):
   published, Bradley-Terry acquiescence, notes on the algorithms;
 * ``votes.jsonl`` (only when votes are passed): raters as keyed hashes, never raw ids, and each
   rater's quality flags (``moralgraph.core.raters``); the manifest counts flagged votes;
+* ``comparison.json`` (only when a comparison is passed): what changed between two stored
+  builds of the study, ids as bundle keys (:mod:`.comparison`);
 * ``README.md`` (dataset card), ``schemas/*.schema.json``, ``manifest.json``.
 """
 
@@ -34,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from . import dataset_card, formats, manifest
+from .comparison import ComparisonInput, comparison_document
 from .schemas import schema_files
 
 SCHEMA_VERSION = "1"
@@ -49,6 +52,8 @@ GRAPH_FILES = (
     "report.json",
 )
 VOTES_FILE = "votes.jsonl"
+#: Not a graph file: it describes two stored builds, so ``graph_version`` leaves it out.
+COMPARISON_FILE = "comparison.json"
 #: ``score_method`` of each context_values row, by the core's PageRank algorithm name.
 SCORE_METHODS = {"mai_pagerank": "pagerank_mai", "networkx_pagerank": "pagerank_networkx"}
 CI_METHOD = "bradley_terry_bootstrap"
@@ -107,6 +112,7 @@ class BundleInputs:
     result: Mapping[str, Any]  # moralgraph.core.aggregate() output, ids ours
     embedding_model: Mapping[str, Any] = field(default_factory=dict)
     votes: Sequence[VoteInput] | None = None
+    comparison: ComparisonInput | None = None  # two stored builds and what changed
 
 
 def value_key(pk: object) -> str:
@@ -362,6 +368,8 @@ def build_bundle(inputs: BundleInputs, *, salt: str | None = None) -> dict[str, 
         if not salt:
             raise ValueError("Exporting votes needs a salt to hash rater ids.")
         files[VOTES_FILE] = formats.jsonl_bytes(vote_rows(inputs.votes, salt))
+    if inputs.comparison is not None:
+        files[COMPARISON_FILE] = formats.json_bytes(comparison_document(inputs.comparison))
     head = manifest.manifest_head(
         files,
         graph_files=GRAPH_FILES,

@@ -29,6 +29,7 @@ OTHER_FILES = {
     "graph.json": "MAI's MoralGraphSummary of the pooled graph (MAI's field names)",
     "graph.graphml": "the per-context graph for graph tools (Gephi, NetworkX)",
     "report.json": "reliability report, publishing gate, winners and why, notes",
+    "comparison.json": "what changed since an earlier build: values, edges, winners, gate",
     "manifest.json": "graph version, config, counts, per-file SHA-256, embedding model",
     "schemas/": "a JSON Schema for every file (a JSONL schema describes one row)",
 }

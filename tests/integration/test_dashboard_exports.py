@@ -142,3 +142,48 @@ def test_visitors_without_staff_rights_cannot_download(client, study, committed,
     response = client.get(download_url(study, job))
 
     assert response.status_code == 302 and "/login/" in response.url
+
+
+def test_an_export_can_carry_the_comparison_with_an_earlier_build(
+    staff, study, committed, export_root
+):
+    from moralgraph.services import graph_build
+    from tests.factories import voted_study
+    from tests.graph_support import FAST
+    from tests.integration.test_export_comparison import a_new_wiser_value
+
+    context = voted_study(study)
+    earlier = graph_build(study=study, config=FAST)
+    a_new_wiser_value(study, context)
+    later = graph_build(study=study, config=FAST)
+    page = staff.get(exports_url(study)).content.decode()
+    assert f'<option value="{earlier.pk}">' in page
+    assert f'<option value="{later.pk}">' not in page  # the newest has nothing to compare to
+
+    committed(start, staff, study, compare_with=str(earlier.pk))
+
+    job = Job.objects.get()
+    assert job.state == Job.State.DONE, job.error
+    assert job.params["compare_with"] == earlier.pk and "comparison.json" in job.result["files"]
+    bundle = export_root / job.result["path"]
+    assert json.loads((bundle / "comparison.json").read_text())["later"]["id"] == later.pk
+
+
+@pytest.mark.parametrize("pick", ["newest", "other study", "not a number"])
+def test_an_export_refuses_to_compare_with_a_build_it_cannot(staff, study, export_root, pick):
+    from moralgraph.services import graph_build
+    from tests.factories import voted_study
+    from tests.graph_support import FAST
+
+    voted_study(study)
+    newest = graph_build(study=study, config=FAST)
+    other = Study.objects.create(slug="other-study", title="Other")
+    voted_study(other)
+    theirs = graph_build(study=other, config=FAST)
+    value = {"newest": newest.pk, "other study": theirs.pk, "not a number": "x"}[pick]
+
+    response = start(staff, study, compare_with=str(value))
+
+    assert not Job.objects.filter(study=study).exists()
+    page = staff.get(response.url).content.decode()
+    assert "Compare with an earlier build of this study (not its newest)." in page

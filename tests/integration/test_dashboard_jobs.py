@@ -18,7 +18,8 @@ from django.utils import timezone
 from dashboard import jobs, tasks
 from dashboard.jobs import JobError, ProgressWriter, job_run, job_start, retry_delay
 from dashboard.models import Job
-from elicitation.models import Context, Study, ValuesCard
+from elicitation import services as elicitation_services
+from elicitation.models import Context, Study, ValuesCard, WisdomVote
 from moralgraph.aggregation import study_graph
 from moralgraph.core import dumps, split_result
 from moralgraph.models import CanonicalValue, GraphBuild, UpgradeHypothesis
@@ -94,12 +95,15 @@ def test_building_the_graph_stores_a_build_and_a_summary_of_it_on_the_job(staff,
     assert response.status_code == 302 and response.url == job_url
     assert (job.state, job.percent, job.error) == (Job.State.DONE, 100, "")
     summary, sections = split_result(json.loads(dumps(study_graph(study))))
-    assert (build.summary, dict(build.sections.values_list("key", "data"))) == (summary, sections)
+    inputs = ("context_inputs", "changed_since")  # the service's, beyond the aggregation's
+    stored = {key: value for key, value in build.summary.items() if key not in inputs}
+    assert (stored, dict(build.sections.values_list("key", "data"))) == (summary, sections)
     assert job.result == {
         "graph_build": build.pk,
         "graph_version": build.graph_version,
         "counts": build.summary["counts"],
         "publishable": build.summary["reliability"]["gate"]["publishable"],
+        "changed_since": None,
     }
     assert job.message == "12 votes by 6 voters on 3 values in 1 contexts."
     assert job.started_at and job.finished_at and job.created_by.username == "organizer"
@@ -529,3 +533,20 @@ def test_a_returned_message_for_a_finished_job_does_nothing(study, monkeypatch):
 
     assert tasks.job_run(done.pk) is None
     assert sent == []
+
+
+def test_the_build_job_says_how_many_contexts_new_votes_touched(staff, study, committed):
+    graph = small_graph(study)
+    committed(staff.post, start_url(study), {"kind": "aggregate"})
+    first = latest_graph_build(study)
+    voter = elicitation_services.participant_start(study=study)
+    elicitation_services.participant_consent(participant=voter, agreed=True)
+    hypothesis = UpgradeHypothesis.objects.filter(context=graph["context"]).first()
+    WisdomVote.objects.create(participant=voter, hypothesis=hypothesis, answer="wiser")
+
+    committed(staff.post, start_url(study), {"kind": "aggregate"})
+
+    job = Job.objects.order_by("-pk").first()
+    assert job.result["changed_since"]["changed"] == [str(graph["context"].pk)]
+    page = staff.get(reverse("dashboard:job", args=[study.slug, job.pk])).content.decode()
+    assert f"Since build #{first.pk}, new or changed votes touched 1 of 1 contexts" in page

@@ -23,10 +23,12 @@ from moralgraph.selectors import (
     latest_graph_section,
 )
 from moralgraph.services import graph_build
-from tests.factories import linked_value, voted_study
+from tests.factories import linked_value, voted_chain, voted_study
 from tests.graph_support import FAST
 
 pytestmark = pytest.mark.django_db
+#: What the service adds to the summary beyond the aggregation's head: votes per context.
+INPUT_KEYS = ("context_inputs", "changed_since")
 
 
 def one_more_vote(study: Study) -> None:
@@ -52,7 +54,8 @@ def test_a_build_stores_the_graph_as_its_json_reads_back_in_pieces_with_its_vers
     build.refresh_from_db()
     text = dumps(study_graph(study, FAST))
     summary, sections = split_result(json.loads(text))
-    assert (build.summary, stored_sections(build)) == (summary, sections)
+    stored = {k: v for k, v in build.summary.items() if k not in INPUT_KEYS}
+    assert (stored, stored_sections(build)) == (summary, sections)
     assert len(build.graph_version) == 64 and int(build.graph_version, 16) >= 0  # a SHA-256
     assert build.config == build.summary["config"] and build.config["bootstrap_samples"] == 20
     assert build.summary["counts"]["votes"] == 12 and build.built_at is not None
@@ -255,3 +258,30 @@ def test_builds_of_different_studies_are_not_compared(study):
 
     with pytest.raises(ValueError, match="same study"):
         graph_builds_compared(build, other)
+
+
+def test_a_build_names_the_contexts_whose_votes_changed_since_the_newest_build(study):
+    grief = voted_study(study)
+    doubt, _ = voted_chain(study, ("Calm", "Candour", "Patience"), name="When the user doubts")
+    first = graph_build(study=study, config=FAST)
+    one_more_vote_in(study, doubt)
+
+    second = graph_build(study=study, config=FAST)
+
+    assert first.summary["changed_since"] is None  # nothing to compare with
+    assert second.summary["changed_since"] == {
+        "build": first.pk,
+        "changed": [str(doubt.pk)],
+        "unchanged": [str(grief.pk)],
+        "gone": [],
+    }
+    inputs = (first.summary["context_inputs"], second.summary["context_inputs"])
+    assert inputs[0][str(grief.pk)] == inputs[1][str(grief.pk)]
+    assert inputs[0][str(doubt.pk)] != inputs[1][str(doubt.pk)]
+
+
+def one_more_vote_in(study: Study, context) -> None:
+    voter = elicitation_services.participant_start(study=study)
+    elicitation_services.participant_consent(participant=voter, agreed=True)
+    hypothesis = UpgradeHypothesis.objects.filter(context=context).first()
+    WisdomVote.objects.create(participant=voter, hypothesis=hypothesis, answer="wiser")

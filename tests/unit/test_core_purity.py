@@ -7,7 +7,7 @@ from pathlib import Path
 
 def test_core_imports_without_django_or_openai():
     code = (
-        "import sys, moralgraph.core, moralgraph.core.__main__\n"
+        "import sys, moralgraph.core, moralgraph.core.__main__, moralgraph.core.inputs\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in {'django', 'openai', 'torch'})\n"
         "assert not bad, bad\n"
     )

@@ -23,6 +23,7 @@ FILE_SCHEMAS = {
     "votes.jsonl": "votes.schema.json",
     "graph.json": "graph.schema.json",
     "report.json": "report.schema.json",
+    "comparison.json": "comparison.schema.json",
     "manifest.json": "manifest.schema.json",
     "training/preference_trl.jsonl": "training_preference_trl.schema.json",
     "training/preference_openai_dpo.jsonl": "training_openai_dpo.schema.json",

@@ -6,8 +6,10 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 
 from elicitation.models import Study
+from moralgraph import selectors
 from moralgraph.core import Config
 from moralgraph.exporting import study_export
+from moralgraph.models import GraphBuild
 
 
 class Command(BaseCommand):
@@ -34,6 +36,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--mai", action="store_true", help="MAI compatibility: five-field entropy"
         )
+        parser.add_argument(
+            "--compare-with",
+            metavar="BUILD",
+            help="an earlier stored build (id or wave label): add comparison.json, what "
+            "changed from it to the newest build",
+        )
 
     def handle(self, *args, study: str, out: Path, include_votes: bool, **options):
         try:
@@ -44,8 +52,16 @@ class Command(BaseCommand):
         if include_votes and not salt:
             raise CommandError("--include-votes needs --salt or --salt-file.")
         config = _config(options["config"], mai=options["mai"])
+        earlier = _build(target, options["compare_with"])
         try:
-            path = study_export(target, out, include_votes=include_votes, salt=salt, config=config)
+            path = study_export(
+                target,
+                out,
+                include_votes=include_votes,
+                salt=salt,
+                config=config,
+                compare_with=earlier,
+            )
         except (ValueError, FileExistsError) as exc:
             raise CommandError(str(exc)) from exc
         manifest = json.loads((path / "manifest.json").read_text())
@@ -55,6 +71,17 @@ class Command(BaseCommand):
             f"values, {counts['contexts']} contexts, {counts['edges']} edges "
             f"({counts['kept_edges']} kept), {counts['votes']} votes."
         )
+        if earlier is not None:
+            self.stdout.write(f"comparison.json: build {earlier.pk} against the newest build.")
+
+
+def _build(study: Study, name: str | None) -> GraphBuild | None:
+    if name is None:
+        return None
+    build = selectors.graph_build_named(study, name)
+    if build is None:
+        raise CommandError(f"Study {study.slug!r} has no build with id or label {name!r}.")
+    return build
 
 
 def _salt(text: str | None, path: Path | None) -> str | None:
