@@ -140,6 +140,9 @@ LLM_BASE_URL = env_str("LLM_BASE_URL")
 LLM_API_KEY = env_str("LLM_API_KEY") or env_str("OPENAI_API_KEY")
 LLM_MODEL = env_str("LLM_MODEL", "gpt-4o")
 LLM_TIMEOUT_SECONDS = env_float("LLM_TIMEOUT_SECONDS", 60.0)
+# Streams: the longest wait for any chunk (the first included), and for the whole reply.
+LLM_STREAM_IDLE_SECONDS = env_float("LLM_STREAM_IDLE_SECONDS", 30.0)
+LLM_STREAM_TOTAL_SECONDS = env_float("LLM_STREAM_TOTAL_SECONDS", 180.0)
 LLM_MAX_RETRIES = env_int("LLM_MAX_RETRIES", 3)
 LLM_RETRY_BASE_SECONDS = env_float("LLM_RETRY_BASE_SECONDS", 0.5)
 # USD per 1M tokens (input, output) for the spend shown on a study; unknown models cost 0.

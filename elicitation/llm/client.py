@@ -80,12 +80,15 @@ async def stream_chat(
     *,
     tag: CallTag,
     tools: list[dict] | None = None,
+    tool_choice: str | None = None,
     on_text: TextCallback | None = None,
 ) -> ChatResult:
     """Stream a reply, awaiting `on_text(delta)` for each piece of text as it arrives.
 
     Failures are retried only until text has reached `on_text`; after that a broken stream
-    raises LLMStreamInterrupted carrying the partial text, for the caller to keep.
+    raises LLMStreamInterrupted carrying the partial text, for the caller to keep. A stream
+    that sends nothing for LLM_STREAM_IDLE_SECONDS, or runs past LLM_STREAM_TOTAL_SECONDS,
+    counts as a failure. `tool_choice` names a tool to force; otherwise tools are "auto".
     """
     call = _Call(tag)
     try:
@@ -93,7 +96,8 @@ async def stream_chat(
         if tag.study_id is not None:
             await db(_check_budget)(tag.study_id)
         client = _async_client(_client_options(), shard=tag.interview_id or 0)
-        request = _request(messages, call.model, tools, stream=True)
+        request = _request(messages, call.model, tools, tool_choice, stream=True)
+        request["timeout"] = _stream_http_timeout()
         request["stream_options"] = {"include_usage": True}
         result = await _stream_with_retries(client, request, on_text, call)
     except BaseException as exc:
@@ -111,16 +115,22 @@ def chat(
     *,
     tag: CallTag,
     tools: list[dict] | None = None,
+    tool_choice: str | None = None,
     response_format: dict | None = None,
 ) -> ChatResult:
-    """Ask for a whole reply at once (Celery tasks, commands); same retries and records."""
+    """Ask for a whole reply at once (Celery tasks, commands); same retries and records.
+
+    `tool_choice` names a tool the model must call; with tools and no name, it is "auto".
+    """
     call = _Call(tag)
     try:
         _require_configuration()
         if tag.study_id is not None:
             _check_budget(tag.study_id)
         client = _sync_client(*_client_options())
-        request = _request(messages, call.model, tools, response_format=response_format)
+        request = _request(
+            messages, call.model, tools, tool_choice, response_format=response_format
+        )
         result = _chat_with_retries(client, request, call)
     except BaseException as exc:
         call_id = _record(call, exc)
@@ -243,25 +253,49 @@ def _async_client(options: tuple[str | None, str, float], shard: int = 0) -> ope
     return per_loop[key]
 
 
-def _request(messages: list[dict], model: str, tools: list[dict] | None, **extra: Any) -> dict:
+def _request(
+    messages: list[dict],
+    model: str,
+    tools: list[dict] | None,
+    tool_choice: str | None,
+    **extra: Any,
+) -> dict:
     request = {"model": model, "messages": messages}
     request |= {name: value for name, value in extra.items() if value is not None}
     if tools:
+        # Sent explicitly: some servers (llama-cpp-python's function-calling chat format) drop
+        # the tools when tool_choice is absent.
         request["tools"] = tools
+        request["tool_choice"] = forced_tool_choice(tool_choice) if tool_choice else "auto"
     return request
+
+
+def forced_tool_choice(name: str) -> dict:
+    return {"type": "function", "function": {"name": name}}
+
+
+def _stream_http_timeout() -> float:
+    """The HTTP read timeout of a stream: our own idle and total timers fire first."""
+    return float(settings.LLM_STREAM_TOTAL_SECONDS) + 5.0
 
 
 # --- retries ---
 
 
-def _translate(exc: openai.APIError, attempts: int) -> LLMError:
+class StreamTimedOut(Exception):
+    """A stream went quiet for too long, or ran too long in all; retried like a 5xx."""
+
+
+def _translate(exc: openai.APIError | StreamTimedOut, attempts: int) -> LLMError:
     status = getattr(exc, "status_code", None)
     if status is not None and status not in TRANSIENT_STATUSES and status < 500:
         return LLMRequestRejected(f"The model API refused the request: {exc}")
     return LLMUnavailable(f"The model API failed after {attempts} attempt(s): {exc}")
 
 
-def _retry_delay(error: LLMError, exc: openai.APIError, attempts: int) -> float | None:
+def _retry_delay(
+    error: LLMError, exc: openai.APIError | StreamTimedOut, attempts: int
+) -> float | None:
     """Seconds to wait before the next attempt, or None when retrying cannot help."""
     if not error.retryable or attempts > settings.LLM_MAX_RETRIES:
         return None
@@ -272,7 +306,7 @@ def _retry_delay(error: LLMError, exc: openai.APIError, attempts: int) -> float 
     return random.uniform(0, min(ceiling, MAX_BACKOFF_SECONDS))
 
 
-def _retry_after_seconds(exc: openai.APIError) -> float | None:
+def _retry_after_seconds(exc: openai.APIError | StreamTimedOut) -> float | None:
     response = getattr(exc, "response", None)
     if response is None:
         return None
@@ -307,7 +341,7 @@ async def _stream_with_retries(
         stream = _Stream(request, call.model)
         try:
             await stream.run(client, on_text)
-        except openai.APIError as exc:
+        except (openai.APIError, StreamTimedOut) as exc:
             error = _translate(exc, call.attempts)
             if stream.delivered:
                 partial = stream.text()
@@ -347,14 +381,34 @@ class _Stream:
         self.delivered = False
 
     async def run(self, client: openai.AsyncOpenAI, on_text: TextCallback | None) -> None:
-        async with await client.chat.completions.create(**self.request) as chunks:
-            async for chunk in chunks:
-                self.received = True
-                self.model = chunk.model or self.model
-                if chunk.usage is not None:
-                    self.usage = (chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
-                for choice in chunk.choices:
-                    await self._take(choice, on_text)
+        total = settings.LLM_STREAM_TOTAL_SECONDS
+        try:
+            async with asyncio.timeout(total):
+                await self._read(client, on_text, settings.LLM_STREAM_IDLE_SECONDS)
+        except TimeoutError:
+            raise StreamTimedOut(f"The reply took longer than {total:g} s in all.") from None
+
+    async def _read(
+        self, client: openai.AsyncOpenAI, on_text: TextCallback | None, idle: float
+    ) -> None:
+        """Read every chunk; a gap of `idle` seconds (the first chunk included) is a failure."""
+        try:
+            async with asyncio.timeout(idle) as gap:
+                chunks = await client.chat.completions.create(**self.request)
+                async with chunks:
+                    async for chunk in chunks:
+                        gap.reschedule(asyncio.get_running_loop().time() + idle)
+                        await self._chunk(chunk, on_text)
+        except TimeoutError:
+            raise StreamTimedOut(f"No part of the reply arrived for {idle:g} s.") from None
+
+    async def _chunk(self, chunk: Any, on_text: TextCallback | None) -> None:
+        self.received = True
+        self.model = chunk.model or self.model
+        if chunk.usage is not None:
+            self.usage = (chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+        for choice in chunk.choices:
+            await self._take(choice, on_text)
 
     async def _take(self, choice: Any, on_text: TextCallback | None) -> None:
         self.finish_reason = choice.finish_reason or self.finish_reason

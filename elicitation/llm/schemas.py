@@ -18,6 +18,57 @@ POLICY_MAX_CHARS = 200
 CONTEXT_MAX_CHARS = 200
 LEADING_ARTICLES = {"a", "an", "the"}
 
+# The patterns below restate, for grammar-constrained servers, the checks in `_title_problems`,
+# `_policies_problems` and `_context_problems`; tests/unit/test_llm_schemas.py holds them equal.
+TITLE_PATTERN = rf"^\s*\S+(\s+\S+){{{TITLE_WORDS[0] - 1},{TITLE_WORDS[1] - 1}}}\s*$"
+POLICY_PATTERN = r"^\s*((a|an|the|A|An|The) )?[\"']?[A-Z][A-Z0-9'-]*[A-Z]"
+CONTEXT_PATTERN = r"^\s*[Ww][Hh][Ee][Nn]"
+
+
+def card_json_schema() -> dict:
+    """The JSON schema of a values card, built from the validator's own limits."""
+    return {
+        "type": "object",
+        "properties": {
+            "title": {
+                "type": "string",
+                "maxLength": TITLE_MAX_CHARS,
+                "pattern": TITLE_PATTERN,
+                "description": "3-5 words naming the value.",
+            },
+            "description": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": DESCRIPTION_MAX_CHARS,
+                "description": "One or two sentences in words the participant would use.",
+            },
+            "policies": {
+                "type": "array",
+                "items": {
+                    "type": "string",
+                    "maxLength": POLICY_MAX_CHARS,
+                    "pattern": POLICY_PATTERN,
+                },
+                "minItems": POLICY_COUNT[0],
+                "maxItems": POLICY_COUNT[1],
+                "description": (
+                    "Attentional policies: an ALL-CAPS plural noun for what is noticed, "
+                    "then a phrase pinning it down, e.g. 'MOMENTS when ...'."
+                ),
+            },
+            "context": {
+                "type": "string",
+                "minLength": 4,
+                "maxLength": CONTEXT_MAX_CHARS,
+                "pattern": CONTEXT_PATTERN,
+                "description": "The situation it applies to, starting 'When the user is'.",
+            },
+        },
+        "required": ["title", "description", "policies", "context"],
+        "additionalProperties": False,
+    }
+
+
 SUBMIT_VALUES_CARD_TOOL: dict = {
     "type": "function",
     "function": {
@@ -26,33 +77,12 @@ SUBMIT_VALUES_CARD_TOOL: dict = {
             "Submit the participant's values card once you understand what they attend to "
             "and why it matters to them. The participant reviews and edits it afterwards."
         ),
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "title": {"type": "string", "description": "3-5 words naming the value."},
-                "description": {
-                    "type": "string",
-                    "description": "One or two sentences in words the participant would use.",
-                },
-                "policies": {
-                    "type": "array",
-                    "items": {"type": "string"},
-                    "minItems": POLICY_COUNT[0],
-                    "maxItems": POLICY_COUNT[1],
-                    "description": (
-                        "Attentional policies: an ALL-CAPS plural noun for what is noticed, "
-                        "then a phrase pinning it down, e.g. 'MOMENTS when ...'."
-                    ),
-                },
-                "context": {
-                    "type": "string",
-                    "description": "The situation it applies to, starting 'When the user is'.",
-                },
-            },
-            "required": ["title", "description", "policies", "context"],
-            "additionalProperties": False,
-        },
+        "parameters": card_json_schema(),
     },
+}
+CARD_RESPONSE_FORMAT: dict = {
+    "type": "json_schema",
+    "json_schema": {"name": "values_card", "strict": False, "schema": card_json_schema()},
 }
 
 
