@@ -29,6 +29,8 @@ class StudyFields(TypedDict, total=False):
     completion_url: str
     completion_code: str
     token_budget: int | None
+    card_button_after: int
+    max_participant_messages: int
 
 
 @dataclass(frozen=True)

@@ -11,15 +11,16 @@ from django.urls import reverse
 
 from . import access, selectors, services, throttle
 from .asyncdb import db
-from .dialogue import awaiting_reply
+from .dialogue import awaiting_reply, may_request_card
 from .interviewer import interviewer_turn
 from .models import Interview
 from .protocol import (
     PROTOCOL_VERSION,
     ClientError,
+    ClientFrame,
+    MakeCardFrame,
     MessageFrame,
     PingFrame,
-    RetryFrame,
     parse_client_frame,
 )
 from .turnlock import turn_claim, turn_release
@@ -60,7 +61,7 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
         except ClientError as error:
             await self.send_json(error.as_frame())
 
-    async def handle(self, frame: MessageFrame | RetryFrame | PingFrame) -> None:
+    async def handle(self, frame: ClientFrame) -> None:
         if isinstance(frame, PingFrame):
             await self.send_json({"type": "pong"})
             return
@@ -75,17 +76,20 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
                 if not await self.add_message(frame):
                     await self.release_turn()
                     return
+            elif isinstance(frame, MakeCardFrame):
+                if not await db(_may_make_card)(self.interview):
+                    raise ClientError("too_early", "Please tell the interviewer a little more.")
             elif not await db(_awaits_reply)(self.interview):
                 raise ClientError("nothing_to_retry", "There is nothing to retry.")
         except ClientError:
             await self.release_turn()
             raise
         self.turn_open = True
-        self.turn = asyncio.create_task(self.run_turn())
+        self.turn = asyncio.create_task(self.run_turn(make_card=isinstance(frame, MakeCardFrame)))
 
-    async def run_turn(self) -> None:
+    async def run_turn(self, *, make_card: bool = False) -> None:
         try:
-            await interviewer_turn(self.interview, self.send_turn_frame)
+            await interviewer_turn(self.interview, self.send_turn_frame, make_card=make_card)
         finally:
             await self.release_turn()
 
@@ -153,6 +157,11 @@ def _awaits_reply(interview: Interview) -> bool:
     return awaiting_reply(selectors.interview_transcript(interview))
 
 
+def _may_make_card(interview: Interview) -> bool:
+    after = interview.participant.study.card_button_after
+    return may_request_card(selectors.interview_transcript(interview), after)
+
+
 def _history_frame(interview: Interview) -> dict:
     card = selectors.interview_card(interview)
     transcript = selectors.interview_transcript(interview)
@@ -165,6 +174,7 @@ def _history_frame(interview: Interview) -> dict:
         "awaiting_reply": awaiting_reply(transcript) and not fallback,
         "card": selectors.card_as_dict(card) if card else None,
         "card_url": reverse("elicitation:card", kwargs={"pk": interview.pk}),
+        "make_card_after": interview.participant.study.card_button_after,
         "fallback_url": reverse("elicitation:guided", kwargs={"pk": interview.pk})
         if fallback
         else None,

@@ -81,6 +81,7 @@ async def stream_chat(
     tag: CallTag,
     tools: list[dict] | None = None,
     tool_choice: str | None = None,
+    response_format: dict | None = None,
     on_text: TextCallback | None = None,
 ) -> ChatResult:
     """Stream a reply, awaiting `on_text(delta)` for each piece of text as it arrives.
@@ -96,7 +97,9 @@ async def stream_chat(
         if tag.study_id is not None:
             await db(_check_budget)(tag.study_id)
         client = _async_client(_client_options(), shard=tag.interview_id or 0)
-        request = _request(messages, call.model, tools, tool_choice, stream=True)
+        request = _request(
+            messages, call.model, tools, tool_choice, response_format=response_format, stream=True
+        )
         request["timeout"] = _stream_http_timeout()
         request["stream_options"] = {"include_usage": True}
         result = await _stream_with_retries(client, request, on_text, call)

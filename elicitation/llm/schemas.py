@@ -18,11 +18,17 @@ POLICY_MAX_CHARS = 200
 CONTEXT_MAX_CHARS = 200
 LEADING_ARTICLES = {"a", "an", "the"}
 
-# The patterns below restate, for grammar-constrained servers, the checks in `_title_problems`,
-# `_policies_problems` and `_context_problems`; tests/unit/test_llm_schemas.py holds them equal.
-TITLE_PATTERN = rf"^\s*\S+(\s+\S+){{{TITLE_WORDS[0] - 1},{TITLE_WORDS[1] - 1}}}\s*$"
-POLICY_PATTERN = r"^\s*((a|an|the|A|An|The) )?[\"']?[A-Z][A-Z0-9'-]*[A-Z]"
-CONTEXT_PATTERN = r"^\s*[Ww][Hh][Ee][Nn]"
+# The patterns restate, for grammar-constrained servers, the checks in `_title_problems`,
+# `_description_problems`, `_policies_problems` and `_context_problems`
+# (tests/unit/test_llm_schemas.py holds them to agree). They also leave out quotes, backslashes
+# and line breaks, and so keep escapes out of a small model's JSON; they are anchored at both
+# ends and use only what llama.cpp's schema-to-grammar converters accept.
+_WORD = r'[^ "\\\n\t]+'
+_TEXT = r'[^"\\\n]'
+TITLE_PATTERN = rf"^{_WORD}( {_WORD}){{{TITLE_WORDS[0] - 1},{TITLE_WORDS[1] - 1}}}$"
+DESCRIPTION_PATTERN = rf'^[^ "\\\n\t]{_TEXT}*$'
+POLICY_PATTERN = rf"^((a|an|the|A|An|The) )?[A-Z][A-Z'-]*[A-Z][,:;.]?( {_TEXT}+)?$"
+CONTEXT_PATTERN = rf"^[Ww]hen{_TEXT}*$"
 
 
 def card_json_schema() -> dict:
@@ -38,8 +44,8 @@ def card_json_schema() -> dict:
             },
             "description": {
                 "type": "string",
-                "minLength": 1,
                 "maxLength": DESCRIPTION_MAX_CHARS,
+                "pattern": DESCRIPTION_PATTERN,
                 "description": "One or two sentences in words the participant would use.",
             },
             "policies": {
@@ -58,7 +64,6 @@ def card_json_schema() -> dict:
             },
             "context": {
                 "type": "string",
-                "minLength": 4,
                 "maxLength": CONTEXT_MAX_CHARS,
                 "pattern": CONTEXT_PATTERN,
                 "description": "The situation it applies to, starting 'When the user is'.",
@@ -212,6 +217,17 @@ def _problems_message(problems: list[str]) -> str:
 
 
 _CODE_FENCE = re.compile(r"\A```(?:json)?\s*\n(.*?)\n?```\Z", re.DOTALL | re.IGNORECASE)
+
+
+def card_from_text(text: str) -> CardDraft:
+    """`parse_values_card` for a card written as JSON somewhere in free text."""
+    return parse_values_card(json_object_text(text))
+
+
+def json_object_text(text: str) -> str:
+    """The outermost {...} in a model's text, or the text itself when it has none."""
+    start, end = text.find("{"), text.rfind("}")
+    return text[start : end + 1] if 0 <= start < end else text
 
 
 def load_json_object(text: str, *, what: str = "The answer") -> dict:
