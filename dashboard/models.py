@@ -16,6 +16,7 @@ class Job(models.Model):
         AGGREGATE = "aggregate", "Build the moral graph"
         EXPORT = "export", "Export the alignment target"
         SIMULATE = "simulate", "Simulate participants"
+        LLM_CHECK = "llm_check", "Test the LLM"
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"

@@ -13,7 +13,7 @@ from django.conf import settings
 from . import selectors, services
 from .asyncdb import db
 from .dialogue import FORCED_TOOL, JSON_SCHEMA, SUBMIT_CARD_TOOL_NAME, Turn, articulation_methods
-from .llm.client import CallTag, ChatResult, stream_chat
+from .llm.client import CallTag, ChatResult, endpoint_url, stream_chat
 from .llm.errors import LLMError, LLMOutputInvalid, LLMRequestRejected, LLMUnavailable
 from .llm.prompts import fence, render
 from .llm.schemas import (
@@ -35,7 +35,7 @@ async def card_articulate(*, interview: Interview, feedback: str = "") -> CardDr
     the last one. Raises LLMOutputInvalid when every try failed validation, or an LLMError."""
     transcript = await db(selectors.interview_transcript)(interview)
     messages, tag = _request(interview, transcript, feedback)
-    base_url, model = settings.LLM_BASE_URL or "", tag.model or settings.LLM_MODEL
+    base_url, model = endpoint_url(), tag.model or settings.LLM_MODEL
     known = await db(selectors.endpoint_capabilities)(base_url=base_url, model=model)
     methods = articulation_methods(
         json_schema=known.json_schema if known else None,

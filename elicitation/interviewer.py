@@ -28,7 +28,7 @@ from .dialogue import (
     tool_call_record,
     turn_limit_reached,
 )
-from .llm.client import CallTag, ChatResult, stream_chat
+from .llm.client import CallTag, ChatResult, endpoint_url, stream_chat
 from .llm.errors import LLMError, LLMOutputInvalid, LLMStreamInterrupted
 from .llm.prompts import fence, render
 from .llm.schemas import SUBMIT_VALUES_CARD_TOOL, CardDraft, parse_values_card
@@ -92,7 +92,8 @@ async def _answer(interview: Interview, send: Send, partial: list[str], *, make_
         await send({"type": "token", "text": text})
 
     await send({"type": "reply_start"})
-    result = await _call_model(llm_messages(system_prompt, transcript), tag, on_text)
+    tools = await db(_interviewer_tools)(tag.model or settings.LLM_MODEL)
+    result = await _call_model(llm_messages(system_prompt, transcript), tag, tools, on_text)
     step = next_step(result.text, [(c.id, c.name, c.arguments) for c in result.tool_calls])
     if isinstance(step, Reply):
         await _finish_reply(interview, send, result)
@@ -104,11 +105,18 @@ async def _answer(interview: Interview, send: Send, partial: list[str], *, make_
         raise TurnFailed(LLMOutputInvalid("The interviewer returned an empty answer."))
 
 
-async def _call_model(messages: list[dict], tag: CallTag, on_text: Callable) -> ChatResult:
+def _interviewer_tools(model: str) -> list[dict]:
+    """The card tool, unless the endpoint was found not to take tools: the card then comes
+    from prose detection, "Make my card" or the turn limit."""
+    known = selectors.endpoint_capabilities(base_url=endpoint_url(), model=model)
+    return [] if known is not None and known.tools is False else [SUBMIT_VALUES_CARD_TOOL]
+
+
+async def _call_model(
+    messages: list[dict], tag: CallTag, tools: list[dict], on_text: Callable
+) -> ChatResult:
     try:
-        return await stream_chat(
-            messages, tag=tag, tools=[SUBMIT_VALUES_CARD_TOOL], on_text=on_text
-        )
+        return await stream_chat(messages, tag=tag, tools=tools or None, on_text=on_text)
     except LLMError as error:
         raise TurnFailed(error) from error
 

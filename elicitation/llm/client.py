@@ -75,6 +75,11 @@ def is_configured() -> bool:
     return bool(settings.LLM_BASE_URL or settings.LLM_API_KEY)
 
 
+def endpoint_url() -> str:
+    """The configured endpoint as stored with its capabilities ("" for OpenAI's default)."""
+    return settings.LLM_BASE_URL or ""
+
+
 async def stream_chat(
     messages: list[dict],
     *,
@@ -82,6 +87,8 @@ async def stream_chat(
     tools: list[dict] | None = None,
     tool_choice: str | None = None,
     response_format: dict | None = None,
+    max_tokens: int | None = None,
+    retry: bool = True,
     on_text: TextCallback | None = None,
 ) -> ChatResult:
     """Stream a reply, awaiting `on_text(delta)` for each piece of text as it arrives.
@@ -90,15 +97,22 @@ async def stream_chat(
     raises LLMStreamInterrupted carrying the partial text, for the caller to keep. A stream
     that sends nothing for LLM_STREAM_IDLE_SECONDS, or runs past LLM_STREAM_TOTAL_SECONDS,
     counts as a failure. `tool_choice` names a tool to force; otherwise tools are "auto".
+    `retry=False` makes one attempt only (capability probes).
     """
-    call = _Call(tag)
+    call = _Call(tag, retry=retry)
     try:
         _require_configuration()
         if tag.study_id is not None:
             await db(_check_budget)(tag.study_id)
         client = _async_client(_client_options(), shard=tag.interview_id or 0)
         request = _request(
-            messages, call.model, tools, tool_choice, response_format=response_format, stream=True
+            messages,
+            call.model,
+            tools,
+            tool_choice,
+            response_format=response_format,
+            max_tokens=max_tokens,
+            stream=True,
         )
         request["timeout"] = _stream_http_timeout()
         request["stream_options"] = {"include_usage": True}
@@ -120,19 +134,26 @@ def chat(
     tools: list[dict] | None = None,
     tool_choice: str | None = None,
     response_format: dict | None = None,
+    max_tokens: int | None = None,
+    retry: bool = True,
 ) -> ChatResult:
     """Ask for a whole reply at once (Celery tasks, commands); same retries and records.
 
     `tool_choice` names a tool the model must call; with tools and no name, it is "auto".
     """
-    call = _Call(tag)
+    call = _Call(tag, retry=retry)
     try:
         _require_configuration()
         if tag.study_id is not None:
             _check_budget(tag.study_id)
         client = _sync_client(*_client_options())
         request = _request(
-            messages, call.model, tools, tool_choice, response_format=response_format
+            messages,
+            call.model,
+            tools,
+            tool_choice,
+            response_format=response_format,
+            max_tokens=max_tokens,
         )
         result = _chat_with_retries(client, request, call)
     except BaseException as exc:
@@ -152,6 +173,7 @@ class _Call:
     """What one logical call did so far; becomes its LLMCall row."""
 
     tag: CallTag
+    retry: bool = True
     model: str = ""
     attempts: int = 0
     tokens: tuple[int, int] = (0, 0)
@@ -297,10 +319,10 @@ def _translate(exc: openai.APIError | StreamTimedOut, attempts: int) -> LLMError
 
 
 def _retry_delay(
-    error: LLMError, exc: openai.APIError | StreamTimedOut, attempts: int
+    error: LLMError, exc: openai.APIError | StreamTimedOut, attempts: int, *, retry: bool = True
 ) -> float | None:
     """Seconds to wait before the next attempt, or None when retrying cannot help."""
-    if not error.retryable or attempts > settings.LLM_MAX_RETRIES:
+    if not error.retryable or attempts > settings.LLM_MAX_RETRIES or not retry:
         return None
     retry_after = _retry_after_seconds(exc)
     if retry_after is not None:
@@ -328,7 +350,7 @@ def _chat_with_retries(client: openai.OpenAI, request: dict, call: _Call) -> Cha
             completion = client.chat.completions.create(**request)
         except openai.APIError as exc:
             error = _translate(exc, call.attempts)
-            delay = _retry_delay(error, exc, call.attempts)
+            delay = _retry_delay(error, exc, call.attempts, retry=call.retry)
             if delay is None:
                 raise error from exc
             time.sleep(delay)
@@ -350,7 +372,7 @@ async def _stream_with_retries(
                 partial = stream.text()
                 message = f"The stream broke after {len(partial)} characters of text: {exc}"
                 raise LLMStreamInterrupted(message, partial_text=partial) from exc
-            delay = _retry_delay(error, exc, call.attempts)
+            delay = _retry_delay(error, exc, call.attempts, retry=call.retry)
             if delay is None:
                 raise error from exc
             await asyncio.sleep(delay)
