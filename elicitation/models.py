@@ -270,7 +270,9 @@ class LLMCall(models.Model):
     tokens_in = models.PositiveIntegerField(default=0)
     tokens_out = models.PositiveIntegerField(default=0)
     latency_ms = models.PositiveIntegerField(default=0)
-    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    cost_usd = models.DecimalField(
+        max_digits=12, decimal_places=6, null=True, blank=True, help_text="Empty: price not set."
+    )
     attempts = models.PositiveSmallIntegerField(default=1)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)

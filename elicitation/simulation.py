@@ -81,13 +81,17 @@ class Spend:
     tokens_out: int
     cost_usd: Decimal
     seconds: float = 0.0
+    unpriced: int = 0  # calls of a model without a price
 
     def line(self) -> str:
         failed = f" ({self.failed} failed)" if self.failed else ""
         per_call = f", {self.seconds / self.calls:.1f} s per call" if self.calls else ""
+        cost = f"${self.cost_usd:.4f}"
+        if self.unpriced:
+            cost = "price not set" if not self.cost_usd else f"{cost} + price not set"
         return (
             f"{self.purpose}: {self.calls} calls{failed}, tokens {self.tokens_in:,} in / "
-            f"{self.tokens_out:,} out, ${self.cost_usd:.4f}{per_call}"
+            f"{self.tokens_out:,} out, {cost}{per_call}"
         )
 
     @classmethod
@@ -100,6 +104,7 @@ class Spend:
             sum(s.tokens_out for s in spends),
             sum((s.cost_usd for s in spends), Decimal(0)),
             sum(s.seconds for s in spends),
+            sum(s.unpriced for s in spends),
         )
 
 
@@ -228,6 +233,7 @@ def study_spend(study: Study, *, since: datetime) -> list[Spend]:
             tokens_out=Sum("tokens_out"),
             cost=Sum("cost_usd"),
             latency_ms=Sum("latency_ms"),
+            unpriced=Count("id", filter=Q(cost_usd__isnull=True)),
         )
         .order_by("purpose")
     )
@@ -240,6 +246,7 @@ def study_spend(study: Study, *, since: datetime) -> list[Spend]:
             row["tokens_out"],
             row["cost"] or Decimal(0),
             (row["latency_ms"] or 0) / 1000,
+            row["unpriced"],
         )
         for row in rows
     ]

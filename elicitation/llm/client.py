@@ -219,15 +219,18 @@ def _record_row(
         tokens_in=tokens_in,
         tokens_out=tokens_out,
         latency_ms=round((time.monotonic() - call.started) * 1000),
-        cost_usd=_cost(tokens_in, tokens_out),
+        cost_usd=call_cost(call.model, tokens_in, tokens_out),
         attempts=call.attempts,
         error=_error_text(error),
     )
 
 
-def _cost(tokens_in: int, tokens_out: int) -> Decimal:
-    price_in = Decimal(str(settings.LLM_PRICE_PER_MTOK_IN))
-    price_out = Decimal(str(settings.LLM_PRICE_PER_MTOK_OUT))
+def call_cost(model: str, tokens_in: int, tokens_out: int) -> Decimal | None:
+    """USD from the LLM_PRICES table; None for a model without a price (never a guess)."""
+    prices = settings.LLM_PRICES.get(model)
+    if prices is None:
+        return None
+    price_in, price_out = (Decimal(str(price)) for price in prices)
     cost = (tokens_in * price_in + tokens_out * price_out) / 1_000_000
     return cost.quantize(MICRODOLLARS)
 

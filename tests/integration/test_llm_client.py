@@ -284,6 +284,16 @@ async def test_a_base_url_alone_is_enough_for_local_servers(fake_llm, settings):
     assert fake_llm.request_headers[0]["authorization"] == "Bearer not-needed"
 
 
+async def test_a_model_without_a_price_records_its_tokens_and_no_cost(fake_llm):
+    tag = CallTag("interview_turn", "interviewer", "1-abc", model="qwen2.5-coder-1.5b")
+    fake_llm.script(Reply("Hello.", usage=(1000, 500)))
+
+    await stream_chat(MESSAGES, tag=tag)
+
+    [row] = await llm_calls()
+    assert (row.tokens_in, row.tokens_out, row.cost_usd) == (1000, 500, None)
+
+
 async def test_tokens_cost_and_tags_are_recorded(fake_llm):
     study = await Study.objects.acreate(slug="s", title="S")
     tag = CallTag("dedupe_judge", "dedupe", "2-def", study_id=study.id)
