@@ -77,6 +77,7 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
                     await self.release_turn()
                     return
             elif isinstance(frame, MakeCardFrame):
+                await self.throttle()
                 if not await db(_may_make_card)(self.interview):
                     raise ClientError("too_early", "Please tell the interviewer a little more.")
             elif not await db(_awaits_reply)(self.interview):
@@ -117,14 +118,18 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
     def turn_finished(self) -> bool:
         return not self.turn_open or self.turn is None or self.turn.done()
 
-    async def add_message(self, frame: MessageFrame) -> bool:
-        """Store then acknowledge; False for a replayed message, which starts no new turn."""
+    async def throttle(self) -> None:
+        """Messages and card requests share the participant's rate: each costs a model call."""
         allowed = await db(throttle.allow)(
             f"chat:{self.interview.participant_id}",
             per_minute=settings.MGE_CHAT_RATE_PER_MINUTE,
         )
         if not allowed:
             raise ClientError("rate_limited", "You are sending messages too fast.", retryable=True)
+
+    async def add_message(self, frame: MessageFrame) -> bool:
+        """Store then acknowledge; False for a replayed message, which starts no new turn."""
+        await self.throttle()
         message, created = await db(services.interview_message_add)(
             interview=self.interview, client_id=frame.client_id, content=frame.content
         )

@@ -193,3 +193,19 @@ async def test_a_checked_endpoint_without_structure_gets_json_in_plain_text(
     assert "response_format" not in sent and "tools" not in sent
     last = await Message.objects.filter(interview=interview).order_by("id").alast()
     assert (last.role, last.content) == ("assistant", frames[-2]["content"])
+
+
+async def test_card_requests_share_the_participants_message_rate(
+    interview, participant, fake_llm, llm_settings
+):
+    llm_settings.MGE_CHAT_RATE_PER_MINUTE = 1
+    communicator, _ = await opened(interview, participant)
+    await say(communicator, "First.", "m1")
+    await receive_until(communicator, "reply_end")
+
+    await communicator.send_json_to({"type": "make_card"})
+    frame = await communicator.receive_json_from(timeout=5)
+    await communicator.disconnect()
+
+    assert (frame["type"], frame["code"]) == ("error", "rate_limited")
+    assert len(fake_llm.requests) == 1
