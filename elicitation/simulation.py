@@ -44,6 +44,7 @@ COMPLETED, FALLBACK, NO_CARD, FAILED = "completed", "fallback", "no_card", "fail
 NONSENSE = "nonsense_card"  # the persona would not confirm the card it was shown
 LIKERT_QUESTIONS = ("represented", "process_fair", "graph_fair")  # forms.FeedbackForm
 INTERVIEW_PURPOSES = ("interview_turn", "card_articulation")
+PERSONA_MAX_TOKENS = 200  # 1 to 4 sentences; a small model may otherwise ramble on
 
 
 class SimulationError(Exception):
@@ -385,11 +386,11 @@ def _participant_says(*, interview: Interview, persona: Persona) -> None:
     messages, prompt = personas.participant_messages(persona, interview.question.text, transcript)
     study = interview.participant.study
     tag = _tag("simulated_participant", prompt, study, interview_id=interview.pk)
-    text = chat(messages, tag=tag).text.strip()
+    text = chat(messages, tag=tag, max_tokens=PERSONA_MAX_TOKENS).text.strip()
     if personas.out_of_character(text):
         reminder = personas.IN_CHARACTER_REMINDER
         retry = [*messages, {"role": "assistant", "content": text}, reminder]
-        text = chat(retry, tag=tag).text.strip()
+        text = chat(retry, tag=tag, max_tokens=PERSONA_MAX_TOKENS).text.strip()
     text = text[: settings.MGE_MESSAGE_MAX_CHARS]
     if not text:
         raise LLMOutputInvalid("The simulated participant wrote nothing.")
