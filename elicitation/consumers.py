@@ -109,7 +109,7 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
     async def send_turn_frame(self, frame: dict) -> None:
         """Relay a turn's frame; its last frame ends the turn before the browser sees it."""
         if frame["type"] in TURN_ENDING_FRAMES or (
-            frame["type"] == "reply_end" and frame["complete"]
+            frame["type"] == "reply_end" and frame["complete"] and not frame.get("more")
         ):
             self.turn_open = False
             await self.release_turn()

@@ -127,10 +127,10 @@ async def _finish_reply(interview: Interview, send: Send, result: ChatResult) ->
     await _send_reply_end(send, message.pk, message.content)
 
 
-async def _send_reply_end(send: Send, message_id: int, content: str) -> None:
-    await send(
-        {"type": "reply_end", "message_id": message_id, "content": content, "complete": True}
-    )
+async def _send_reply_end(send: Send, message_id: int, content: str, *, more: bool = False) -> None:
+    """`more`: the turn goes on (a card is being written), so it does not end here."""
+    frame = {"type": "reply_end", "message_id": message_id, "content": content, "complete": True}
+    await send(frame | {"more": True} if more else frame)
 
 
 async def _propose_card(
@@ -150,7 +150,7 @@ async def _propose_card(
             content=f"{CARD_REJECTED_NOTE} Fix these problems: {invalid}",
         )
         if step.text:
-            await _send_reply_end(send, message.pk, step.text)
+            await _send_reply_end(send, message.pk, step.text, more=True)
         await _articulate(interview, send, feedback=str(invalid))
         return
     await db(services.interview_tool_result_save)(
@@ -166,12 +166,13 @@ async def _card_from_prose(
 ) -> None:
     """A card written out in the reply: kept as said, then turned into a draft to review."""
     message = await _save_reply(interview, step.text, complete=True, result=result)
-    await _send_reply_end(send, message.pk, step.text)
     try:
         draft = parse_values_card(json.dumps(step.fields))
     except LLMOutputInvalid as invalid:
+        await _send_reply_end(send, message.pk, step.text, more=True)
         await _articulate(interview, send, feedback=str(invalid))
         return
+    await _send_reply_end(send, message.pk, step.text, more=True)
     await _show_card(interview, send, draft)
 
 

@@ -12,7 +12,8 @@ Server -> client frames:
     ack         the participant's message is stored (sent only after the database write)
     reply_start the interviewer began answering (typing indicator)
     token       one streamed piece of the reply
-    reply_end   the reply is stored; `complete` is false when the stream was cut off
+    reply_end   the reply is stored; `complete` is false when the stream was cut off; `more`
+                (when present) says the turn goes on: a card is being written
     card        the interviewer proposed a values card; `url` is the review page
     fallback    the LLM cannot be used; `url` is the guided form that still yields a card
     error       {"code", "message", "retryable"}; the interview state did not change

@@ -251,6 +251,7 @@
       li.dataset.id = frame.message_id;
       if (!frame.complete) markIncomplete(li);
       replyEl = null;
+      if (frame.more) { handlers.reply_start(); return; } // the card is being written
       setBusy(false);
       if (input) input.focus();
     },

@@ -148,6 +148,8 @@ async def test_an_incomplete_prose_card_is_completed_by_articulation(
 
     assert frames[-1]["card"]["title"] == SAMPLE_CARD["title"]
     assert "The title has 1 words" in fake_llm.requests[-1]["messages"][-1]["content"]
+    [reply_end] = [f for f in frames if f["type"] == "reply_end"]
+    assert reply_end["more"] is True  # the turn, and its lock, last until the card is written
 
 
 async def test_a_refused_response_format_falls_back_to_a_forced_tool_and_is_remembered(
@@ -196,9 +198,15 @@ async def test_a_checked_endpoint_without_structure_gets_json_in_plain_text(
 
 
 async def test_card_requests_share_the_participants_message_rate(
-    interview, participant, fake_llm, llm_settings
+    interview, participant, fake_llm, llm_settings, monkeypatch
 ):
-    llm_settings.MGE_CHAT_RATE_PER_MINUTE = 1
+    asked = []
+
+    def allow(key, *, per_minute):
+        asked.append(key)
+        return len(asked) == 1  # the first message passes, then the rate is spent
+
+    monkeypatch.setattr("elicitation.consumers.throttle.allow", allow)
     communicator, _ = await opened(interview, participant)
     await say(communicator, "First.", "m1")
     await receive_until(communicator, "reply_end")
@@ -208,4 +216,23 @@ async def test_card_requests_share_the_participants_message_rate(
     await communicator.disconnect()
 
     assert (frame["type"], frame["code"]) == ("error", "rate_limited")
+    assert asked == [f"chat:{participant.pk}"] * 2
     assert len(fake_llm.requests) == 1
+
+
+async def test_a_message_sent_while_the_card_is_being_written_is_refused_as_busy(
+    interview, participant, fake_llm, llm_settings
+):
+    fake_llm.token_delay = 0.05
+    prose = "Your card:\n**Title:** Care\n**Description:** Being there."
+    fake_llm.script(Reply(prose), Reply(json.dumps(SAMPLE_CARD)))
+    communicator, _ = await opened(interview, participant)
+    await say(communicator, "Here is my story.", "m1")
+    await receive_until(communicator, "reply_end")
+
+    await say(communicator, "Are you there?", "m2")
+    frames = await receive_until(communicator, "card")
+    await communicator.disconnect()
+
+    assert {"type": "error", "code": "busy"}.items() <= frames[0].items()
+    assert not await Message.objects.filter(content="Are you there?").aexists()
