@@ -3,6 +3,7 @@
 No Django and no SDK here: the consumer feeds in plain records and acts on the step returned.
 """
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -122,7 +123,10 @@ _ITEM = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+(.+)$")
 
 def card_from_prose(text: str) -> dict | None:
     """The card fields of a reply that writes a card out ("**Title:** ...", a list of
-    policies ...), or None when the reply is not a card. Fields are not validated here."""
+    policies ..., or the card's JSON), or None when the reply is not a card. Fields are not
+    validated here."""
+    if (card := _card_json_in(text)) is not None:
+        return card
     fields: dict = {"policies": []}
     current = None
     for line in text.splitlines():
@@ -133,6 +137,23 @@ def card_from_prose(text: str) -> dict | None:
             "policies": fields["policies"]
         }
     return None
+
+
+def _card_json_in(text: str) -> dict | None:
+    start, end = text.find("{"), text.rfind("}")
+    if not 0 <= start < end:
+        return None
+    try:
+        data = json.loads(text[start : end + 1])
+    except ValueError:
+        return None
+    if isinstance(data, dict) and isinstance(data.get("arguments"), dict):
+        data = data["arguments"]  # {"name": "submit_values_card", "arguments": {...}}
+    if not isinstance(data, dict) or "title" not in data:
+        return None
+    return {name: data.get(name, "") for name in ("title", "description", "context")} | {
+        "policies": data.get("policies", [])
+    }
 
 
 def _read_card_line(line: str, fields: dict, current: str | None) -> str | None:

@@ -1,3 +1,5 @@
+import json
+
 from elicitation.dialogue import (
     CARD_REJECTED_NOTE,
     CARD_SHOWN_NOTE,
@@ -146,3 +148,16 @@ def test_an_ordinary_reply_with_emphasis_or_a_list_is_not_a_card():
     assert card_from_prose(reply) is None
     assert next_step(reply, []) == Reply(text=reply)
     assert card_from_prose("The title: a good one?") is None
+
+
+def test_a_card_written_as_json_in_the_reply_is_read_back():
+    card = {"title": "Quiet Care", "description": "Being there.", "policies": ["SIGNS"]}
+    text = f"Here is your card: {json.dumps(card)}"
+
+    step = next_step(text, [])
+
+    assert isinstance(step, CardInProse)
+    assert step.fields == {**card, "context": ""}
+    assert next_step('I use {"curly": "braces"} sometimes.', []) == Reply(
+        text='I use {"curly": "braces"} sometimes.'
+    )
