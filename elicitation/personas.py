@@ -122,7 +122,8 @@ EXAMPLE_CARD_TITLE = "Steady Company In Grief"  # the prompts' example card
 PLACEHOLDERS = {"string", "title", "description", "context", "policy", "...", "n/a", "none"}
 OUT_OF_CHARACTER = re.compile(
     r"\b(as an ai|language model|role-?play|in character|simulat\w*|happy to continue|"
-    r"continue the conversation|playing (the|this) (role|part|character)|as requested)\b",
+    r"continue the conversation|playing (the|this) (role|part|character)|as requested|"
+    r"as this person|as (a|the) participant)\b",
     re.IGNORECASE,
 )
 _WORD = re.compile(r"[a-z]{5,}")

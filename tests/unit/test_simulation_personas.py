@@ -208,6 +208,7 @@ def test_the_persona_module_imports_without_django_or_openai():
 def test_a_message_about_the_role_play_itself_is_out_of_character():
     assert out_of_character("Sure, I'd be happy to continue the conversation as Grace.")
     assert out_of_character("As an AI language model I cannot have a sister.")
+    assert out_of_character("Thank you, interviewer. As this person, I would like to say...")
     assert not out_of_character("When my sister was scared, I just sat with her.")
 
 
