@@ -65,3 +65,22 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if value is None:
         return default
     return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def env_prices(
+    name: str, default: dict[str, tuple[float, float]]
+) -> dict[str, tuple[float, float]]:
+    """A price table "MODEL=IN/OUT;MODEL=IN/OUT" (USD per million tokens) over `default`."""
+    table = dict(default)
+    for entry in (env_str(name) or "").split(";"):
+        if not entry.strip():
+            continue
+        model, _, prices = entry.partition("=")
+        try:
+            price_in, price_out = (float(part) for part in prices.split("/"))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"{name} entries look like 'gpt-4o=2.5/10'; got {entry.strip()!r}."
+            ) from None
+        table[model.strip()] = (price_in, price_out)
+    return table

@@ -30,6 +30,8 @@ STUDY_SETTINGS = (
     "completion_min_votes",
     "refresh_every_cards",
     "refresh_every_minutes",
+    "card_button_after",
+    "max_participant_messages",
 )
 
 
@@ -53,7 +55,12 @@ class StudyForm(forms.ModelForm):
             "description": forms.Textarea(attrs={"rows": 3}),
             "consent_text": forms.Textarea(attrs={"rows": 5}),
         }
-        labels = {"llm_model": "LLM model", "ask_demographics": "Ask for demographics"}
+        labels = {
+            "llm_model": "LLM model",
+            "ask_demographics": "Ask for demographics",
+            "card_button_after": '"Make my card" after',
+            "max_participant_messages": "Most participant messages",
+        }
         help_texts = {"slug": "Part of the study's address, /s/<slug>/; it cannot change later."}
 
     def __init__(self, *args, **kwargs) -> None:

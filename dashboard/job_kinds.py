@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 
+from elicitation.capabilities import endpoint_check
 from elicitation.models import Context
 from elicitation.simulation import (
     COMPLETED,
@@ -167,6 +168,13 @@ def _contexts(job: Job, progress: Progress) -> tuple[dict[str, int], str]:
     return {"questions": len(questions), "contexts": made}, f"Added {made} contexts."
 
 
+def _llm_check(job: Job, progress: Progress) -> tuple[dict[str, bool], str]:
+    """Probe the endpoint with the study's model and store what works."""
+    report = endpoint_check(model=job.study.model_name, study_id=job.study_id, progress=progress)
+    works = [name for name, ok in report.found.items() if ok] or ["none of the features"]
+    return report.found, f"{report.model} supports: {', '.join(works)}."
+
+
 RUNNERS: dict[str, Runner] = {
     Job.Kind.DEDUPE: _dedupe,
     Job.Kind.HYPOTHESES: _hypotheses,
@@ -175,6 +183,7 @@ RUNNERS: dict[str, Runner] = {
     Job.Kind.SIMULATE: _simulate,
     Job.Kind.REFRESH: _refresh,
     Job.Kind.CONTEXTS: _contexts,
+    Job.Kind.LLM_CHECK: _llm_check,
 }
 
 

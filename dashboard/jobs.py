@@ -155,6 +155,11 @@ def _flag(params: dict[str, Any], name: str) -> bool:
     return value
 
 
+def _llm_check_params(study: Study, params: dict[str, Any]) -> dict[str, Any]:
+    _llm_required()
+    return {}
+
+
 def _llm_required() -> None:
     if not is_configured():
         raise JobError("No language model is configured (set LLM_BASE_URL and LLM_API_KEY).")
@@ -170,6 +175,7 @@ PARAM_CHECKS = {
     Job.Kind.HYPOTHESES: _hypotheses_params,
     Job.Kind.CONTEXTS: _contexts_params,
     Job.Kind.EXPORT: _export_params,
+    Job.Kind.LLM_CHECK: _llm_check_params,
 }
 
 

@@ -18,6 +18,7 @@ class Job(models.Model):
         SIMULATE = "simulate", "Simulate participants"
         REFRESH = "refresh", "Update values, contexts and hypotheses"
         CONTEXTS = "contexts", "Propose contexts"
+        LLM_CHECK = "llm_check", "Test the LLM"
 
     class State(models.TextChoices):
         QUEUED = "queued", "Queued"

@@ -29,9 +29,12 @@ def study_progress(study: Study) -> dict[str, Any]:
     calls = LLMCall.objects.filter(study=study).aggregate(
         calls=Count("id"),
         failed=Count("id", filter=~Q(error="")),
-        tokens_in=Sum("tokens_in"),
-        tokens_out=Sum("tokens_out"),
+        tokens_in_sum=Sum("tokens_in"),
+        tokens_out_sum=Sum("tokens_out"),
         cost=Sum("cost_usd"),
+        unpriced=Count(
+            "id", filter=Q(cost_usd__isnull=True) & (Q(tokens_in__gt=0) | Q(tokens_out__gt=0))
+        ),
     )
     votes = WisdomVote.objects.filter(hypothesis__study=study).count()
     return {
@@ -48,9 +51,9 @@ def study_progress(study: Study) -> dict[str, Any]:
         "llm": {
             "calls": calls["calls"],
             "failed": calls["failed"],
-            "tokens_in": calls["tokens_in"] or 0,
-            "tokens_out": calls["tokens_out"] or 0,
-            "cost_usd": _money(calls["cost"]),
+            "tokens_in": calls["tokens_in_sum"] or 0,
+            "tokens_out": calls["tokens_out_sum"] or 0,
+            "cost_usd": _spend_text(calls["cost"], calls["unpriced"]),
             "tokens_spent": study.tokens_spent,
             "token_budget": study.token_budget,
             "caps": study_caps_summary(study, spent_usd=calls["cost"] or Decimal(0)),
@@ -85,6 +88,15 @@ def _watched_jobs(study: Study) -> list[Job]:
 def _counts_by(queryset, field: str) -> dict[str, int]:
     rows = queryset.values(field).annotate(n=Count("id")).order_by(field)
     return {row[field]: row["n"] for row in rows}
+
+
+def _spend_text(cost: Decimal | None, unpriced: int) -> str:
+    """The priced calls' USD; calls of a model without a price are never given one."""
+    if unpriced and cost is None:
+        return "price not set"
+    if unpriced:
+        return f"{_money(cost)} + {unpriced} calls without a price"
+    return _money(cost)
 
 
 def _money(value: Decimal | None) -> str:

@@ -39,6 +39,8 @@ class StudyFields(TypedDict, total=False):
     completion_min_votes: int
     refresh_every_cards: int | None
     refresh_every_minutes: int | None
+    card_button_after: int
+    max_participant_messages: int
 
 
 @dataclass(frozen=True)

@@ -14,15 +14,16 @@ from ops.metrics import LIVE_INTERVIEWS, TURNS_IN_FLIGHT
 
 from . import access, selectors, services, throttle
 from .asyncdb import db
-from .dialogue import awaiting_reply
+from .dialogue import awaiting_reply, may_request_card
 from .interviewer import interviewer_turn
 from .models import Interview
 from .protocol import (
     PROTOCOL_VERSION,
     ClientError,
+    ClientFrame,
+    MakeCardFrame,
     MessageFrame,
     PingFrame,
-    RetryFrame,
     error_frame,
     parse_client_frame,
 )
@@ -73,7 +74,7 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
         except access.WriteRefused as refused:
             await self.send_json(error_frame(refused.code, refused.message))
 
-    async def handle(self, frame: MessageFrame | RetryFrame | PingFrame) -> None:
+    async def handle(self, frame: ClientFrame) -> None:
         if isinstance(frame, PingFrame):
             await self.send_json({"type": "pong"})
             return
@@ -91,6 +92,9 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
                 if not await self.add_message(frame):
                     await self.release_turn()
                     return
+            elif isinstance(frame, MakeCardFrame):
+                if not await db(_may_make_card)(self.interview):
+                    raise ClientError("too_early", "Please tell the interviewer a little more.")
             elif not await db(_awaits_reply)(self.interview):
                 raise ClientError("nothing_to_retry", "There is nothing to retry.")
         except BaseException:
@@ -98,13 +102,15 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
             await self.release_turn()
             raise
         self.turn_open = True
-        self.turn = asyncio.create_task(self.run_turn())
+        self.turn = asyncio.create_task(self.run_turn(make_card=isinstance(frame, MakeCardFrame)))
 
-    async def run_turn(self) -> None:
+    async def run_turn(self, *, make_card: bool = False) -> None:
         try:
             async with turn_kept(self.interview.pk, self.owner):
                 with TURNS_IN_FLIGHT.track_inprogress():
-                    await interviewer_turn(self.interview, self.send_turn_frame)
+                    await interviewer_turn(
+                        self.interview, self.send_turn_frame, make_card=make_card
+                    )
         finally:
             await self.release_turn()
 
@@ -123,7 +129,7 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
     async def send_turn_frame(self, frame: dict) -> None:
         """Relay a turn's frame; its last frame ends the turn before the browser sees it."""
         if frame["type"] in TURN_ENDING_FRAMES or (
-            frame["type"] == "reply_end" and frame["complete"]
+            frame["type"] == "reply_end" and frame["complete"] and not frame.get("more")
         ):
             self.turn_open = False
             await self.release_turn()
@@ -175,6 +181,11 @@ def _awaits_reply(interview: Interview) -> bool:
     return awaiting_reply(selectors.interview_transcript(interview))
 
 
+def _may_make_card(interview: Interview) -> bool:
+    after = interview.participant.study.card_button_after
+    return may_request_card(selectors.interview_transcript(interview), after)
+
+
 def _history_frame(interview: Interview) -> dict:
     card = selectors.interview_card(interview)
     transcript = selectors.interview_transcript(interview)
@@ -187,6 +198,7 @@ def _history_frame(interview: Interview) -> dict:
         "awaiting_reply": awaiting_reply(transcript) and not fallback,
         "card": selectors.card_as_dict(card) if card else None,
         "card_url": reverse("elicitation:card", kwargs={"pk": interview.pk}),
+        "make_card_after": interview.participant.study.card_button_after,
         "fallback_url": reverse("elicitation:guided", kwargs={"pk": interview.pk})
         if fallback
         else None,

@@ -5,6 +5,7 @@ participant or a test. The participant's message is already stored before a turn
 """
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -13,18 +14,22 @@ from django.urls import reverse
 
 from . import costcaps, selectors, services
 from .access import WriteRefused
+from .articulation import card_articulate
 from .asyncdb import db
 from .dialogue import (
+    CARD_REJECTED_NOTE,
     CARD_SHOWN_NOTE,
-    NothingSaid,
+    SUBMIT_CARD_TOOL_NAME,
+    CardInProse,
     ProposeCard,
     Reply,
     llm_messages,
     next_step,
     should_fall_back,
     tool_call_record,
+    turn_limit_reached,
 )
-from .llm.client import CallTag, ChatResult, stream_chat
+from .llm.client import CallTag, ChatResult, endpoint_url, stream_chat
 from .llm.errors import (
     LLMBudgetExceeded,
     LLMError,
@@ -33,7 +38,7 @@ from .llm.errors import (
     LLMStreamInterrupted,
 )
 from .llm.prompts import fence, render
-from .llm.schemas import SUBMIT_VALUES_CARD_TOOL, parse_values_card
+from .llm.schemas import SUBMIT_VALUES_CARD_TOOL, CardDraft, parse_values_card
 from .models import Interview
 from .protocol import error_frame
 
@@ -48,11 +53,20 @@ class TurnFailed(Exception):
         self.error = error
 
 
-async def interviewer_turn(interview: Interview, send: Send) -> None:
-    """Run one turn; on failure tell the participant plainly and, if needed, fall back."""
+CLOSING_NOTE = (
+    "Thank you, that gives me a good picture of what matters to you. Here is a draft of your "
+    "values card: please check it and change anything that is not quite right."
+)
+
+
+async def interviewer_turn(interview: Interview, send: Send, *, make_card: bool = False) -> None:
+    """Run one turn; on failure tell the participant plainly and, if needed, fall back.
+
+    `make_card`: the participant asked for their card, so it is written now from the chat.
+    """
     partial: list[str] = []
     try:
-        await _answer(interview, send, partial)
+        await _answer(interview, send, partial, make_card=make_card)
     except TurnFailed as failed:
         await _report_failure(interview, send, failed.error)
     except WriteRefused as refused:  # e.g. the study closed while the model was answering
@@ -63,7 +77,14 @@ async def interviewer_turn(interview: Interview, send: Send) -> None:
         raise
 
 
-async def _answer(interview: Interview, send: Send, partial: list[str]) -> None:
+async def _answer(interview: Interview, send: Send, partial: list[str], *, make_card: bool) -> None:
+    transcript = await db(selectors.interview_transcript)(interview)
+    limit = interview.participant.study.max_participant_messages
+    if make_card or turn_limit_reached(transcript, limit):
+        await _within_caps(interview)
+        await send({"type": "reply_start"})
+        await _articulate(interview, send, closing=CLOSING_NOTE)
+        return
     names = await db(selectors.question_context_names)(interview.question)
     system_prompt, prompt = render(
         PROMPT_NAME,
@@ -88,26 +109,24 @@ async def _answer(interview: Interview, send: Send, partial: list[str]) -> None:
 
     await _within_caps(interview)  # before the typing indicator: a refused turn shows none
     await send({"type": "reply_start"})
-    for attempt in range(2):
-        if attempt:
-            await _within_caps(interview)
-        transcript = await db(selectors.interview_transcript)(interview)
-        result = await _call_model(llm_messages(system_prompt, transcript), tag, on_text, partial)
-        step = next_step(result.text, [(c.id, c.name, c.arguments) for c in result.tool_calls])
-        if isinstance(step, Reply):
-            await _finish_reply(interview, send, result)
-            return
-        if isinstance(step, ProposeCard):
-            try:
-                await _propose_card(interview, send, step, result)
-                return
-            except LLMOutputInvalid as invalid:
-                if attempt == 1:
-                    raise TurnFailed(invalid) from invalid
-                partial.clear()
-                continue
-        if isinstance(step, NothingSaid):
-            raise TurnFailed(LLMOutputInvalid("The interviewer returned an empty answer."))
+    tools = await db(_interviewer_tools)(tag.model or settings.LLM_MODEL)
+    result = await _call_model(llm_messages(system_prompt, transcript), tag, tools, on_text)
+    step = next_step(result.text, [(c.id, c.name, c.arguments) for c in result.tool_calls])
+    if isinstance(step, Reply):
+        await _finish_reply(interview, send, result)
+    elif isinstance(step, ProposeCard):
+        await _propose_card(interview, send, step, result)
+    elif isinstance(step, CardInProse):
+        await _card_from_prose(interview, send, step, result)
+    else:
+        raise TurnFailed(LLMOutputInvalid("The interviewer returned an empty answer."))
+
+
+def _interviewer_tools(model: str) -> list[dict]:
+    """The card tool, unless the endpoint was found not to take tools: the card then comes
+    from prose detection, "Make my card" or the turn limit."""
+    known = selectors.endpoint_capabilities(base_url=endpoint_url(), model=model)
+    return [] if known is not None and known.tools is False else [SUBMIT_VALUES_CARD_TOOL]
 
 
 async def _within_caps(interview: Interview) -> None:
@@ -118,12 +137,10 @@ async def _within_caps(interview: Interview) -> None:
 
 
 async def _call_model(
-    messages: list[dict], tag: CallTag, on_text: Callable, partial: list[str]
+    messages: list[dict], tag: CallTag, tools: list[dict], on_text: Callable
 ) -> ChatResult:
     try:
-        return await stream_chat(
-            messages, tag=tag, tools=[SUBMIT_VALUES_CARD_TOOL], on_text=on_text
-        )
+        return await stream_chat(messages, tag=tag, tools=tools or None, on_text=on_text)
     except LLMError as error:
         raise TurnFailed(error) from error
 
@@ -131,21 +148,20 @@ async def _call_model(
 async def _finish_reply(interview: Interview, send: Send, result: ChatResult) -> None:
     message = await _save_reply(interview, result.text, complete=True, result=result)
     await db(services.interview_failures_reset)(interview=interview)
-    await send(
-        {
-            "type": "reply_end",
-            "message_id": message.pk,
-            "content": message.content,
-            "complete": True,
-        }
-    )
+    await _send_reply_end(send, message.pk, message.content)
+
+
+async def _send_reply_end(send: Send, message_id: int, content: str, *, more: bool = False) -> None:
+    """`more`: the turn goes on (a card is being written), so it does not end here."""
+    frame = {"type": "reply_end", "message_id": message_id, "content": content, "complete": True}
+    await send(frame | {"more": True} if more else frame)
 
 
 async def _propose_card(
     interview: Interview, send: Send, step: ProposeCard, result: ChatResult
 ) -> None:
-    """Store the tool call and, when the card is valid, the draft card; else the error."""
-    call = tool_call_record(step.tool_call_id, "submit_values_card", step.arguments)
+    """Store the tool call and show its card; an invalid one is written again by articulation."""
+    call = tool_call_record(step.tool_call_id, SUBMIT_CARD_TOOL_NAME, step.arguments)
     message = await _save_reply(
         interview, step.text, complete=True, result=result, tool_calls=[call]
     )
@@ -155,12 +171,50 @@ async def _propose_card(
         await db(services.interview_tool_result_save)(
             interview=interview,
             tool_call_id=step.tool_call_id,
-            content=f"The card was not valid, so it was not shown. Fix these problems: {invalid}",
+            content=f"{CARD_REJECTED_NOTE} Fix these problems: {invalid}",
         )
-        raise
+        if step.text:
+            await _send_reply_end(send, message.pk, step.text, more=True)
+        await _articulate(interview, send, feedback=str(invalid))
+        return
     await db(services.interview_tool_result_save)(
         interview=interview, tool_call_id=step.tool_call_id, content=CARD_SHOWN_NOTE
     )
+    if step.text:
+        await _send_reply_end(send, message.pk, step.text)
+    await _show_card(interview, send, draft)
+
+
+async def _card_from_prose(
+    interview: Interview, send: Send, step: CardInProse, result: ChatResult
+) -> None:
+    """A card written out in the reply: kept as said, then turned into a draft to review."""
+    message = await _save_reply(interview, step.text, complete=True, result=result)
+    try:
+        draft = parse_values_card(json.dumps(step.fields))
+    except LLMOutputInvalid as invalid:
+        await _send_reply_end(send, message.pk, step.text, more=True)
+        await _articulate(interview, send, feedback=str(invalid))
+        return
+    await _send_reply_end(send, message.pk, step.text, more=True)
+    await _show_card(interview, send, draft)
+
+
+async def _articulate(
+    interview: Interview, send: Send, *, feedback: str = "", closing: str = ""
+) -> None:
+    """Write the card in a dedicated call; `closing` is said to the participant first."""
+    try:
+        draft = await card_articulate(interview=interview, feedback=feedback)
+    except LLMError as error:
+        raise TurnFailed(error) from error
+    if closing:
+        message = await _save_reply(interview, closing, complete=True)
+        await _send_reply_end(send, message.pk, closing)
+    await _show_card(interview, send, draft)
+
+
+async def _show_card(interview: Interview, send: Send, draft: CardDraft) -> None:
     card = await db(services.card_draft_save)(
         interview=interview,
         title=draft.title,
@@ -169,10 +223,6 @@ async def _propose_card(
         context=draft.context,
     )
     await db(services.interview_failures_reset)(interview=interview)
-    if step.text:
-        await send(
-            {"type": "reply_end", "message_id": message.pk, "content": step.text, "complete": True}
-        )
     await send(
         {
             "type": "card",

@@ -3,6 +3,7 @@
 import secrets
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.urls import reverse
 
@@ -79,6 +80,16 @@ class Study(models.Model):
     completion_min_votes = models.PositiveSmallIntegerField(
         default=3,
         help_text="Votes needed to complete, when there are comparisons to vote on.",
+    )
+    card_button_after = models.PositiveSmallIntegerField(
+        default=3,
+        validators=[MinValueValidator(1)],
+        help_text='Participant messages before the "Make my card" button appears.',
+    )
+    max_participant_messages = models.PositiveSmallIntegerField(
+        default=10,
+        validators=[MinValueValidator(1)],
+        help_text="After this many participant messages the chat ends and the card is written.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -357,7 +368,9 @@ class LLMCall(models.Model):
     tokens_in = models.PositiveIntegerField(default=0)
     tokens_out = models.PositiveIntegerField(default=0)
     latency_ms = models.PositiveIntegerField(default=0)
-    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    cost_usd = models.DecimalField(
+        max_digits=12, decimal_places=6, null=True, blank=True, help_text="Empty: price not set."
+    )
     attempts = models.PositiveSmallIntegerField(default=1)
     error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -369,6 +382,28 @@ class LLMCall(models.Model):
     def __str__(self) -> str:
         status = "failed" if self.error else "ok"
         return f"{self.purpose} {self.model} ({status})"
+
+
+class LLMEndpoint(models.Model):
+    """What an endpoint + model was found to support (None: not checked yet)."""
+
+    base_url = models.CharField(max_length=300, blank=True, help_text="Empty: OpenAI.")
+    model = models.CharField(max_length=100)
+    streaming = models.BooleanField(null=True)
+    tools = models.BooleanField(null=True)
+    forced_tool = models.BooleanField(null=True)
+    json_schema = models.BooleanField(null=True)
+    notes = models.TextField(blank=True)
+    checked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["base_url", "model"], name="unique_llm_endpoint")
+        ]
+        verbose_name = "LLM endpoint"
+
+    def __str__(self) -> str:
+        return f"{self.model} at {self.base_url or 'OpenAI'}"
 
 
 class WisdomVote(models.Model):

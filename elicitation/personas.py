@@ -9,6 +9,7 @@ participant's demographics, so bridging reports can be piloted too.
 
 import json
 import random
+import re
 from dataclasses import dataclass, fields
 from pathlib import Path
 
@@ -113,6 +114,63 @@ def assign(personas: list[Persona], count: int, rng: random.Random) -> list[Pers
     order = list(personas)
     rng.shuffle(order)
     return [order[n % len(order)] for n in range(count)]
+
+
+# --- checks on what the model wrote ---
+
+EXAMPLE_CARD_TITLE = "Steady Company In Grief"  # the prompts' example card
+PLACEHOLDERS = {"string", "title", "description", "context", "policy", "...", "n/a", "none"}
+OUT_OF_CHARACTER = re.compile(
+    r"\b(as an ai|language model|role-?play|in character|simulat\w*|happy to continue|"
+    r"continue the conversation|playing (the|this) (role|part|character)|as requested|"
+    r"as this person|as (a|the) participant)\b",
+    re.IGNORECASE,
+)
+_WORD = re.compile(r"[a-z]{5,}")
+IN_CHARACTER_REMINDER = {
+    "role": "user",
+    "content": "Say only what this person would say to the interviewer, in the first person, "
+    "without talking about a role or a conversation.",
+}
+
+
+@dataclass(frozen=True)
+class CardText:
+    title: str
+    description: str
+    policies: list[str]
+    context: str
+
+
+def out_of_character(text: str) -> bool:
+    """True when a simulated participant's message talks about the role-play itself."""
+    return bool(OUT_OF_CHARACTER.search(text))
+
+
+def card_nonsense(card: CardText, said: list[str]) -> list[str]:
+    """Why a person would not confirm this card as theirs; empty when it is plausible.
+
+    `said` holds the question and the participant's own messages. A card that copies the
+    prompts' example, holds placeholders, or shares no word of five letters or more (by its
+    first five letters) with what the participant said is not theirs.
+    """
+    problems = []
+    if card.title.strip().lower() == EXAMPLE_CARD_TITLE.lower():
+        problems.append("the card copies the prompt's example")
+    fields = [card.title, card.description, card.context, *card.policies]
+    if any(field.strip().lower().strip(".") in PLACEHOLDERS for field in fields):
+        problems.append("the card holds placeholder text")
+    if not _stems(" ".join(fields)) & _stems(" ".join(said)):
+        problems.append("the card shares no words with what the participant said")
+    return problems
+
+
+COMMON_WORDS = {"about", "would", "could", "should", "their", "there", "these", "those", "which"}
+COMMON_WORDS |= {"where", "while", "being", "think", "really", "things", "thing"}
+
+
+def _stems(text: str) -> set[str]:
+    return {word[:5] for word in _WORD.findall(text.lower()) if word not in COMMON_WORDS}
 
 
 # --- prompts ---

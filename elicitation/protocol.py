@@ -3,14 +3,17 @@
 Client -> server frames:
     {"type": "message", "client_id": "<1-64 chars>", "content": "<text>"}
     {"type": "retry"}   ask the interviewer again after a failed or cut-off reply
+    {"type": "make_card"}  write my card now (offered after the study's number of messages)
     {"type": "ping"}
 
 Server -> client frames:
-    history     sent on connect: the whole transcript from the database, so a reload resumes
+    history     sent on connect: the whole transcript from the database, so a reload resumes;
+                `make_card_after` is how many participant messages unlock "make_card"
     ack         the participant's message is stored (sent only after the database write)
     reply_start the interviewer began answering (typing indicator)
     token       one streamed piece of the reply
-    reply_end   the reply is stored; `complete` is false when the stream was cut off
+    reply_end   the reply is stored; `complete` is false when the stream was cut off; `more`
+                (when present) says the turn goes on: a card is being written
     card        the interviewer proposed a values card; `url` is the review page
     fallback    the LLM cannot be used; `url` is the guided form that still yields a card
                 (code "llm_budget": the study's spend cap; "llm_interview_cap": this interview's)
@@ -64,7 +67,12 @@ class PingFrame:
     pass
 
 
-ClientFrame = MessageFrame | RetryFrame | PingFrame
+@dataclass(frozen=True)
+class MakeCardFrame:
+    pass
+
+
+ClientFrame = MessageFrame | RetryFrame | PingFrame | MakeCardFrame
 
 
 def parse_client_frame(raw: str | None, *, max_bytes: int, max_chars: int) -> ClientFrame:
@@ -86,6 +94,8 @@ def parse_client_frame(raw: str | None, *, max_bytes: int, max_chars: int) -> Cl
         return RetryFrame()
     if kind == "ping":
         return PingFrame()
+    if kind == "make_card":
+        return MakeCardFrame()
     raise ClientError("bad_frame", f"Unknown frame type {kind[:40]!r}.")
 
 

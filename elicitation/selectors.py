@@ -21,6 +21,7 @@ from .models import (
     Context,
     Impression,
     Interview,
+    LLMEndpoint,
     Message,
     Participant,
     Question,
@@ -393,3 +394,8 @@ def _value_comparisons(
             Comparison(h.context.name, other.title, mine_is_target, h.n, wiser, less)
         )
     return found
+
+
+def endpoint_capabilities(*, base_url: str, model: str) -> LLMEndpoint | None:
+    """What was found to work on this endpoint + model, if it was ever checked."""
+    return LLMEndpoint.objects.filter(base_url=base_url, model=model).first()

@@ -17,6 +17,7 @@ from .models import (
     Context,
     Impression,
     Interview,
+    LLMEndpoint,
     Message,
     Participant,
     Question,
@@ -396,3 +397,19 @@ def participant_feedback_save(*, participant: Participant, answers: dict) -> Par
     participant.feedback = {**kept, "submitted_at": timezone.now().isoformat()}
     participant.save(update_fields=["feedback"])
     return participant
+
+
+def endpoint_capabilities_save(
+    *, base_url: str, model: str, found: dict[str, bool | None], notes: str = ""
+) -> None:
+    """Store what a check found; keys are LLMEndpoint's capability fields, None: unknown."""
+    LLMEndpoint.objects.update_or_create(
+        base_url=base_url,
+        model=model,
+        defaults={**found, "notes": notes, "checked_at": timezone.now()},
+    )
+
+
+def endpoint_capability_learn(*, base_url: str, model: str, name: str, works: bool) -> None:
+    """Remember one capability seen in use (a rejected response format, say) without a check."""
+    LLMEndpoint.objects.update_or_create(base_url=base_url, model=model, defaults={name: works})

@@ -41,7 +41,10 @@ from .personas import HypothesisText, Persona, VoteJudgement
 logger = logging.getLogger(__name__)
 
 COMPLETED, FALLBACK, NO_CARD, FAILED = "completed", "fallback", "no_card", "failed"
+NONSENSE = "nonsense_card"  # the persona would not confirm the card it was shown
 LIKERT_QUESTIONS = ("represented", "process_fair", "graph_fair")  # forms.FeedbackForm
+INTERVIEW_PURPOSES = ("interview_turn", "card_articulation")
+PERSONA_MAX_TOKENS = 200  # 1 to 4 sentences; a small model may otherwise ramble on
 
 
 class SimulationError(Exception):
@@ -58,6 +61,7 @@ class ParticipantResult:
     card_id: int | None = None
     votes: int = 0
     detail: str = ""
+    made_card: bool = False  # the card came from pressing "Make my card"
 
     def line(self) -> str:
         parts = [f"{self.messages} messages"]
@@ -77,12 +81,18 @@ class Spend:
     tokens_in: int
     tokens_out: int
     cost_usd: Decimal
+    seconds: float = 0.0
+    unpriced: int = 0  # calls of a model without a price
 
     def line(self) -> str:
         failed = f" ({self.failed} failed)" if self.failed else ""
+        per_call = f", {self.seconds / self.calls:.1f} s per call" if self.calls else ""
+        cost = f"${self.cost_usd:.4f}"
+        if self.unpriced:
+            cost = "price not set" if not self.cost_usd else f"{cost} + price not set"
         return (
             f"{self.purpose}: {self.calls} calls{failed}, tokens {self.tokens_in:,} in / "
-            f"{self.tokens_out:,} out, ${self.cost_usd:.4f}"
+            f"{self.tokens_out:,} out, {cost}{per_call}"
         )
 
     @classmethod
@@ -94,6 +104,8 @@ class Spend:
             sum(s.tokens_in for s in spends),
             sum(s.tokens_out for s in spends),
             sum((s.cost_usd for s in spends), Decimal(0)),
+            sum(s.seconds for s in spends),
+            sum(s.unpriced for s in spends),
         )
 
 
@@ -116,6 +128,21 @@ class SimulationReport:
     def votes(self) -> int:
         return sum(result.votes for result in self.results)
 
+    def per_card(self) -> str:
+        """Participant messages and interview tokens (persona and votes left out) per card."""
+        confirmed = [r for r in self.results if r.card_id is not None]
+        if not confirmed:
+            return "Per confirmed card: no cards."
+        interview = [s for s in self.spend if s.purpose in INTERVIEW_PURPOSES]
+        tokens = sum(s.tokens_in + s.tokens_out for s in interview)
+        turns = sum(r.messages for r in confirmed) / len(confirmed)
+        made = sum(r.made_card for r in confirmed)
+        return (
+            f"Per confirmed card: {turns:.1f} participant messages, "
+            f"{tokens / len(confirmed):,.0f} interviewer tokens; "
+            f'{made} of {len(confirmed)} written after "Make my card".'
+        )
+
     def summary(self) -> str:
         lines = [
             f"Simulated {len(self.results)} participants on study {self.study_slug!r} "
@@ -123,7 +150,8 @@ class SimulationReport:
             f"Completed: {self.count(COMPLETED)} of {len(self.results)}. "
             f"Cards confirmed: {self.cards}. Votes: {self.votes}. "
             f"Fallbacks: {self.count(FALLBACK)}. No card: {self.count(NO_CARD)}. "
-            f"Failed: {self.count(FAILED)}.",
+            f"Nonsense cards: {self.count(NONSENSE)}. Failed: {self.count(FAILED)}.",
+            self.per_card(),
             Spend.total(self.spend).line(),
             *(f"  {spend.line()}" for spend in self.spend),
         ]
@@ -205,6 +233,8 @@ def study_spend(study: Study, *, since: datetime) -> list[Spend]:
             tokens_in=Sum("tokens_in"),
             tokens_out=Sum("tokens_out"),
             cost=Sum("cost_usd"),
+            latency_ms=Sum("latency_ms"),
+            unpriced=Count("id", filter=Q(cost_usd__isnull=True)),
         )
         .order_by("purpose")
     )
@@ -216,6 +246,8 @@ def study_spend(study: Study, *, since: datetime) -> list[Spend]:
             row["tokens_in"],
             row["tokens_out"],
             row["cost"] or Decimal(0),
+            (row["latency_ms"] or 0) / 1000,
+            row["unpriced"],
         )
         for row in rows
     ]
@@ -261,6 +293,10 @@ async def _journey(study: Study, plan: _Plan, max_turns: int, result: Participan
     interview = await db(_enrol)(study=study, persona=plan.persona, external_id=plan.external_id)
     if not await _converse(interview, plan.persona, max_turns, result):
         return
+    problems = await db(_card_problems)(interview=interview)
+    if problems:
+        result.status, result.detail = NONSENSE, "; ".join(problems)
+        return
     result.card_id = await db(_card_accept)(interview=interview)
     participant = interview.participant
     for impression in await db(_draw)(participant=participant, rng=plan.rng):
@@ -275,11 +311,20 @@ async def _journey(study: Study, plan: _Plan, max_turns: int, result: Participan
 async def _converse(
     interview: Interview, persona: Persona, max_turns: int, result: ParticipantResult
 ) -> bool:
-    """Talk until the interviewer proposes a card (True), or say in `result` why not."""
+    """Talk until the interviewer proposes a card (True), or say in `result` why not.
+
+    After `max_turns` messages without a card the participant presses "Make my card", as a
+    person would, when the study offers the button by then.
+    """
     for turn in range(1, max_turns + 1):
         result.messages = turn
         await db(_participant_says)(interview=interview, persona=persona)
-        last = (await _interviewer_answers(interview))[-1]
+        frames = await _interviewer_answers(interview)
+        if turn == max_turns and frames[-1]["type"] not in ("card", "fallback", "error"):
+            if max_turns >= interview.participant.study.card_button_after:
+                result.made_card = True
+                frames = await _interviewer_answers(interview, make_card=True)
+        last = frames[-1]
         if last["type"] == "card":
             return True
         if last["type"] in ("fallback", "error"):
@@ -290,7 +335,7 @@ async def _converse(
     return False
 
 
-async def _interviewer_answers(interview: Interview) -> list[dict]:
+async def _interviewer_answers(interview: Interview, *, make_card: bool = False) -> list[dict]:
     """The frames of one interviewer reply. After an error frame the turn is run again, as a
     participant pressing "try again" would, until it succeeds or the interview falls back."""
     frames: list[dict] = []
@@ -300,7 +345,7 @@ async def _interviewer_answers(interview: Interview) -> list[dict]:
 
     for _ in range(max(settings.MGE_LLM_FAILURES_BEFORE_FALLBACK, 1)):
         frames.clear()
-        await interviewer_turn(interview, send)
+        await interviewer_turn(interview, send, make_card=make_card)
         if not frames or frames[-1]["type"] != "error":
             break
     if not frames:
@@ -331,18 +376,39 @@ def _enrol(*, study: Study, persona: Persona, external_id: str) -> Interview:
 
 
 def _participant_says(*, interview: Interview, persona: Persona) -> None:
-    """The persona model writes the participant's next message, stored like a typed one."""
+    """The persona model writes the participant's next message, stored like a typed one.
+
+    A message that steps out of the role ("Sure, I'd be happy to continue as Grace") is asked
+    for once more, with a reminder.
+    """
     history = selectors.interview_history_messages(interview)
     transcript = [(message["role"], message["content"]) for message in history]
     messages, prompt = personas.participant_messages(persona, interview.question.text, transcript)
     study = interview.participant.study
     tag = _tag("simulated_participant", prompt, study, interview_id=interview.pk)
-    text = chat(messages, tag=tag).text.strip()[: settings.MGE_MESSAGE_MAX_CHARS]
+    text = chat(messages, tag=tag, max_tokens=PERSONA_MAX_TOKENS).text.strip()
+    if personas.out_of_character(text):
+        reminder = personas.IN_CHARACTER_REMINDER
+        retry = [*messages, {"role": "assistant", "content": text}, reminder]
+        text = chat(retry, tag=tag, max_tokens=PERSONA_MAX_TOKENS).text.strip()
+    text = text[: settings.MGE_MESSAGE_MAX_CHARS]
     if not text:
         raise LLMOutputInvalid("The simulated participant wrote nothing.")
     services.interview_message_add(
         interview=interview, client_id=f"sim-{uuid.uuid4().hex}", content=text
     )
+
+
+def _card_problems(*, interview: Interview) -> list[str]:
+    """Why the persona would refuse the proposed card as nonsense (nothing: it is plausible)."""
+    card = selectors.interview_card(interview)
+    if card is None:
+        return []
+    said = [
+        m["content"] for m in selectors.interview_history_messages(interview) if m["role"] == "user"
+    ]
+    fields = personas.CardText(card.title, card.description, list(card.policies), card.context.name)
+    return personas.card_nonsense(fields, [interview.question.text, *said])
 
 
 def _card_accept(*, interview: Interview) -> int:

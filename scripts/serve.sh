@@ -15,7 +15,7 @@ export PATH="$ROOT/.venv/bin:$PATH"
 
 MGE_WITH_ML="${MGE_WITH_ML:-1}" "$ROOT/scripts/bootstrap.sh"
 python manage.py migrate --noinput
-python manage.py seed_demo
+python manage.py seed_demo --base-url "http://$HOST:$PORT"
 
 cat <<MSG
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import dj_database_url
 from csp.constants import NONE, SELF
 
-from config.env import env_bool, env_float, env_int, env_list, env_str
+from config.env import env_bool, env_float, env_int, env_list, env_prices, env_str
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
@@ -187,11 +187,24 @@ LLM_BASE_URL = env_str("LLM_BASE_URL")
 LLM_API_KEY = env_str("LLM_API_KEY") or env_str("OPENAI_API_KEY")
 LLM_MODEL = env_str("LLM_MODEL", "gpt-4o")
 LLM_TIMEOUT_SECONDS = env_float("LLM_TIMEOUT_SECONDS", 60.0)
+# Streams: the longest wait for any chunk (the first included), and for the whole reply.
+LLM_STREAM_IDLE_SECONDS = env_float("LLM_STREAM_IDLE_SECONDS", 30.0)
+LLM_STREAM_TOTAL_SECONDS = env_float("LLM_STREAM_TOTAL_SECONDS", 180.0)
 LLM_MAX_RETRIES = env_int("LLM_MAX_RETRIES", 3)
 LLM_RETRY_BASE_SECONDS = env_float("LLM_RETRY_BASE_SECONDS", 0.5)
-# USD per 1M tokens (input, output) for the spend shown on a study; unknown models cost 0.
-LLM_PRICE_PER_MTOK_IN = env_float("LLM_PRICE_PER_MTOK_IN", 2.5)
-LLM_PRICE_PER_MTOK_OUT = env_float("LLM_PRICE_PER_MTOK_OUT", 10.0)
+# USD per 1M tokens (input, output) by model name, for the spend shown on a study; a model not in
+# the table shows its tokens and "price not set". LLM_PRICES="my-model=0.2/0.6;..." adds or
+# overrides entries.
+LLM_PRICES = env_prices(
+    "LLM_PRICES",
+    {
+        "gpt-4o": (2.5, 10.0),
+        "gpt-4o-mini": (0.15, 0.6),
+        "gpt-4.1": (2.0, 8.0),
+        "gpt-4.1-mini": (0.4, 1.6),
+        "gpt-4.1-nano": (0.1, 0.4),
+    },
+)
 
 # --- Participant-facing limits ---
 MGE_MESSAGE_MAX_CHARS = env_int("MGE_MESSAGE_MAX_CHARS", 4000)

@@ -6,6 +6,8 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
+from elicitation import selectors
+from elicitation.llm.client import endpoint_url
 from elicitation.models import Study
 
 from .. import studies
@@ -85,6 +87,11 @@ def _settings_page(request: HttpRequest, study: Study | None, form, questions) -
         "state_buttons": _state_buttons(study),
         "section": "settings",
     }
+    if study is not None:
+        context["llm_endpoint_url"] = endpoint_url()
+        context["llm_endpoint"] = selectors.endpoint_capabilities(
+            base_url=endpoint_url(), model=study.model_name
+        )
     return render(request, "dashboard/study_form.html", context)
 
 

@@ -76,25 +76,46 @@ def is_configured() -> bool:
     return bool(settings.LLM_BASE_URL or settings.LLM_API_KEY)
 
 
+def endpoint_url() -> str:
+    """The configured endpoint as stored with its capabilities ("" for OpenAI's default)."""
+    return settings.LLM_BASE_URL or ""
+
+
 async def stream_chat(
     messages: list[dict],
     *,
     tag: CallTag,
     tools: list[dict] | None = None,
+    tool_choice: str | None = None,
+    response_format: dict | None = None,
+    max_tokens: int | None = None,
+    retry: bool = True,
     on_text: TextCallback | None = None,
 ) -> ChatResult:
     """Stream a reply, awaiting `on_text(delta)` for each piece of text as it arrives.
 
     Failures are retried only until text has reached `on_text`; after that a broken stream
-    raises LLMStreamInterrupted carrying the partial text, for the caller to keep.
+    raises LLMStreamInterrupted carrying the partial text, for the caller to keep. A stream
+    that sends nothing for LLM_STREAM_IDLE_SECONDS, or runs past LLM_STREAM_TOTAL_SECONDS,
+    counts as a failure. `tool_choice` names a tool to force; otherwise tools are "auto".
+    `retry=False` makes one attempt only (capability probes).
     """
-    call = _Call(tag)
+    call = _Call(tag, retry=retry)
     try:
         _require_configuration()
         if tag.study_id is not None:
             await db(_check_budget)(tag.study_id)
         client = _async_client(_client_options(), shard=tag.interview_id or 0)
-        request = _request(messages, call.model, tools, stream=True)
+        request = _request(
+            messages,
+            call.model,
+            tools,
+            tool_choice,
+            response_format=response_format,
+            max_tokens=max_tokens,
+            stream=True,
+        )
+        request["timeout"] = _stream_http_timeout()
         request["stream_options"] = {"include_usage": True}
         result = await _stream_with_retries(client, request, on_text, call)
     except BaseException as exc:
@@ -112,16 +133,29 @@ def chat(
     *,
     tag: CallTag,
     tools: list[dict] | None = None,
+    tool_choice: str | None = None,
     response_format: dict | None = None,
+    max_tokens: int | None = None,
+    retry: bool = True,
 ) -> ChatResult:
-    """Ask for a whole reply at once (Celery tasks, commands); same retries and records."""
-    call = _Call(tag)
+    """Ask for a whole reply at once (Celery tasks, commands); same retries and records.
+
+    `tool_choice` names a tool the model must call; with tools and no name, it is "auto".
+    """
+    call = _Call(tag, retry=retry)
     try:
         _require_configuration()
         if tag.study_id is not None:
             _check_budget(tag.study_id)
         client = _sync_client(*_client_options())
-        request = _request(messages, call.model, tools, response_format=response_format)
+        request = _request(
+            messages,
+            call.model,
+            tools,
+            tool_choice,
+            response_format=response_format,
+            max_tokens=max_tokens,
+        )
         result = _chat_with_retries(client, request, call)
     except BaseException as exc:
         call_id = _record(call, exc)
@@ -195,6 +229,7 @@ class _Call:
     """What one logical call did so far; becomes its LLMCall row."""
 
     tag: CallTag
+    retry: bool = True
     model: str = ""
     attempts: int = 0
     tokens: tuple[int, int] = (0, 0)
@@ -226,7 +261,7 @@ def _record(call: _Call, error: BaseException | None) -> int:
         seconds=row.latency_ms / 1000,
         tokens_in=tokens_in,
         tokens_out=tokens_out,
-        cost_usd=float(row.cost_usd),
+        cost_usd=float(row.cost_usd or 0),  # no price set: no spend counted
         error=_error_text(error).split(":", 1)[0],
     )
     return row.pk
@@ -245,15 +280,18 @@ def _record_row(
         tokens_in=tokens_in,
         tokens_out=tokens_out,
         latency_ms=round((time.monotonic() - call.started) * 1000),
-        cost_usd=_cost(tokens_in, tokens_out),
+        cost_usd=call_cost(call.model, tokens_in, tokens_out),
         attempts=call.attempts,
         error=_error_text(error),
     )
 
 
-def _cost(tokens_in: int, tokens_out: int) -> Decimal:
-    price_in = Decimal(str(settings.LLM_PRICE_PER_MTOK_IN))
-    price_out = Decimal(str(settings.LLM_PRICE_PER_MTOK_OUT))
+def call_cost(model: str, tokens_in: int, tokens_out: int) -> Decimal | None:
+    """USD from the LLM_PRICES table; None for a model without a price (never a guess)."""
+    prices = settings.LLM_PRICES.get(model)
+    if prices is None:
+        return None
+    price_in, price_out = (Decimal(str(price)) for price in prices)
     cost = (tokens_in * price_in + tokens_out * price_out) / 1_000_000
     return cost.quantize(MICRODOLLARS)
 
@@ -304,27 +342,51 @@ def _async_client(options: tuple[str | None, str, float], shard: int = 0) -> ope
     return per_loop[key]
 
 
-def _request(messages: list[dict], model: str, tools: list[dict] | None, **extra: Any) -> dict:
+def _request(
+    messages: list[dict],
+    model: str,
+    tools: list[dict] | None,
+    tool_choice: str | None,
+    **extra: Any,
+) -> dict:
     request = {"model": model, "messages": messages}
     request |= {name: value for name, value in extra.items() if value is not None}
     if tools:
+        # Sent explicitly: some servers (llama-cpp-python's function-calling chat format) drop
+        # the tools when tool_choice is absent.
         request["tools"] = tools
+        request["tool_choice"] = forced_tool_choice(tool_choice) if tool_choice else "auto"
     return request
+
+
+def forced_tool_choice(name: str) -> dict:
+    return {"type": "function", "function": {"name": name}}
+
+
+def _stream_http_timeout() -> float:
+    """The HTTP read timeout of a stream: our own idle and total timers fire first."""
+    return float(settings.LLM_STREAM_TOTAL_SECONDS) + 5.0
 
 
 # --- retries ---
 
 
-def _translate(exc: openai.APIError, attempts: int) -> LLMError:
+class StreamTimedOut(Exception):
+    """A stream went quiet for too long, or ran too long in all; retried like a 5xx."""
+
+
+def _translate(exc: openai.APIError | StreamTimedOut, attempts: int) -> LLMError:
     status = getattr(exc, "status_code", None)
     if status is not None and status not in TRANSIENT_STATUSES and status < 500:
         return LLMRequestRejected(f"The model API refused the request: {exc}")
     return LLMUnavailable(f"The model API failed after {attempts} attempt(s): {exc}")
 
 
-def _retry_delay(error: LLMError, exc: openai.APIError, attempts: int) -> float | None:
+def _retry_delay(
+    error: LLMError, exc: openai.APIError | StreamTimedOut, attempts: int, *, retry: bool = True
+) -> float | None:
     """Seconds to wait before the next attempt, or None when retrying cannot help."""
-    if not error.retryable or attempts > settings.LLM_MAX_RETRIES:
+    if not error.retryable or attempts > settings.LLM_MAX_RETRIES or not retry:
         return None
     retry_after = _retry_after_seconds(exc)
     if retry_after is not None:
@@ -333,7 +395,7 @@ def _retry_delay(error: LLMError, exc: openai.APIError, attempts: int) -> float 
     return random.uniform(0, min(ceiling, MAX_BACKOFF_SECONDS))
 
 
-def _retry_after_seconds(exc: openai.APIError) -> float | None:
+def _retry_after_seconds(exc: openai.APIError | StreamTimedOut) -> float | None:
     response = getattr(exc, "response", None)
     if response is None:
         return None
@@ -352,7 +414,7 @@ def _chat_with_retries(client: openai.OpenAI, request: dict, call: _Call) -> Cha
             completion = client.chat.completions.create(**request)
         except openai.APIError as exc:
             error = _translate(exc, call.attempts)
-            delay = _retry_delay(error, exc, call.attempts)
+            delay = _retry_delay(error, exc, call.attempts, retry=call.retry)
             if delay is None:
                 raise error from exc
             time.sleep(delay)
@@ -368,13 +430,13 @@ async def _stream_with_retries(
         stream = _Stream(request, call.model)
         try:
             await stream.run(client, on_text)
-        except openai.APIError as exc:
+        except (openai.APIError, StreamTimedOut) as exc:
             error = _translate(exc, call.attempts)
             if stream.delivered:
                 partial = stream.text()
                 message = f"The stream broke after {len(partial)} characters of text: {exc}"
                 raise LLMStreamInterrupted(message, partial_text=partial) from exc
-            delay = _retry_delay(error, exc, call.attempts)
+            delay = _retry_delay(error, exc, call.attempts, retry=call.retry)
             if delay is None:
                 raise error from exc
             await asyncio.sleep(delay)
@@ -408,14 +470,34 @@ class _Stream:
         self.delivered = False
 
     async def run(self, client: openai.AsyncOpenAI, on_text: TextCallback | None) -> None:
-        async with await client.chat.completions.create(**self.request) as chunks:
-            async for chunk in chunks:
-                self.received = True
-                self.model = chunk.model or self.model
-                if chunk.usage is not None:
-                    self.usage = (chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
-                for choice in chunk.choices:
-                    await self._take(choice, on_text)
+        total = settings.LLM_STREAM_TOTAL_SECONDS
+        try:
+            async with asyncio.timeout(total):
+                await self._read(client, on_text, settings.LLM_STREAM_IDLE_SECONDS)
+        except TimeoutError:
+            raise StreamTimedOut(f"The reply took longer than {total:g} s in all.") from None
+
+    async def _read(
+        self, client: openai.AsyncOpenAI, on_text: TextCallback | None, idle: float
+    ) -> None:
+        """Read every chunk; a gap of `idle` seconds (the first chunk included) is a failure."""
+        try:
+            async with asyncio.timeout(idle) as gap:
+                chunks = await client.chat.completions.create(**self.request)
+                async with chunks:
+                    async for chunk in chunks:
+                        gap.reschedule(asyncio.get_running_loop().time() + idle)
+                        await self._chunk(chunk, on_text)
+        except TimeoutError:
+            raise StreamTimedOut(f"No part of the reply arrived for {idle:g} s.") from None
+
+    async def _chunk(self, chunk: Any, on_text: TextCallback | None) -> None:
+        self.received = True
+        self.model = chunk.model or self.model
+        if chunk.usage is not None:
+            self.usage = (chunk.usage.prompt_tokens, chunk.usage.completion_tokens)
+        for choice in chunk.choices:
+            await self._take(choice, on_text)
 
     async def _take(self, choice: Any, on_text: TextCallback | None) -> None:
         self.finish_reason = choice.finish_reason or self.finish_reason

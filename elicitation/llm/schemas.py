@@ -18,6 +18,62 @@ POLICY_MAX_CHARS = 200
 CONTEXT_MAX_CHARS = 200
 LEADING_ARTICLES = {"a", "an", "the"}
 
+# The patterns restate, for grammar-constrained servers, the checks in `_title_problems`,
+# `_description_problems`, `_policies_problems` and `_context_problems`
+# (tests/unit/test_llm_schemas.py holds them to agree). They also leave out quotes, backslashes
+# and line breaks, and so keep escapes out of a small model's JSON; they are anchored at both
+# ends and use only what llama.cpp's schema-to-grammar converters accept.
+_WORD = r'[^ "\\\n\t]+'
+_TEXT = r'[^"\\\n]'
+TITLE_PATTERN = rf"^{_WORD}( {_WORD}){{{TITLE_WORDS[0] - 1},{TITLE_WORDS[1] - 1}}}$"
+DESCRIPTION_PATTERN = rf'^[^ "\\\n\t]{_TEXT}*$'
+POLICY_PATTERN = rf"^((a|an|the|A|An|The) )?[A-Z][A-Z'-]*[A-Z][,:;.]?( {_TEXT}+)?$"
+CONTEXT_PATTERN = rf"^[Ww]hen{_TEXT}*$"
+
+
+def card_json_schema() -> dict:
+    """The JSON schema of a values card, built from the validator's own limits."""
+    return {
+        "type": "object",
+        "properties": {
+            "title": {
+                "type": "string",
+                "maxLength": TITLE_MAX_CHARS,
+                "pattern": TITLE_PATTERN,
+                "description": "3-5 words naming the value.",
+            },
+            "description": {
+                "type": "string",
+                "maxLength": DESCRIPTION_MAX_CHARS,
+                "pattern": DESCRIPTION_PATTERN,
+                "description": "One or two sentences in words the participant would use.",
+            },
+            "policies": {
+                "type": "array",
+                "items": {
+                    "type": "string",
+                    "maxLength": POLICY_MAX_CHARS,
+                    "pattern": POLICY_PATTERN,
+                },
+                "minItems": POLICY_COUNT[0],
+                "maxItems": POLICY_COUNT[1],
+                "description": (
+                    "Attentional policies: an ALL-CAPS plural noun for what is noticed, "
+                    "then a phrase pinning it down, e.g. 'MOMENTS when ...'."
+                ),
+            },
+            "context": {
+                "type": "string",
+                "maxLength": CONTEXT_MAX_CHARS,
+                "pattern": CONTEXT_PATTERN,
+                "description": "The situation it applies to, starting 'When the user is'.",
+            },
+        },
+        "required": ["title", "description", "policies", "context"],
+        "additionalProperties": False,
+    }
+
+
 SUBMIT_VALUES_CARD_TOOL: dict = {
     "type": "function",
     "function": {
@@ -26,33 +82,12 @@ SUBMIT_VALUES_CARD_TOOL: dict = {
             "Submit the participant's values card once you understand what they attend to "
             "and why it matters to them. The participant reviews and edits it afterwards."
         ),
-        "parameters": {
-            "type": "object",
-            "properties": {
-                "title": {"type": "string", "description": "3-5 words naming the value."},
-                "description": {
-                    "type": "string",
-                    "description": "One or two sentences in words the participant would use.",
-                },
-                "policies": {
-                    "type": "array",
-                    "items": {"type": "string"},
-                    "minItems": POLICY_COUNT[0],
-                    "maxItems": POLICY_COUNT[1],
-                    "description": (
-                        "Attentional policies: an ALL-CAPS plural noun for what is noticed, "
-                        "then a phrase pinning it down, e.g. 'MOMENTS when ...'."
-                    ),
-                },
-                "context": {
-                    "type": "string",
-                    "description": "The situation it applies to, starting 'When the user is'.",
-                },
-            },
-            "required": ["title", "description", "policies", "context"],
-            "additionalProperties": False,
-        },
+        "parameters": card_json_schema(),
     },
+}
+CARD_RESPONSE_FORMAT: dict = {
+    "type": "json_schema",
+    "json_schema": {"name": "values_card", "strict": False, "schema": card_json_schema()},
 }
 
 
@@ -182,6 +217,17 @@ def _problems_message(problems: list[str]) -> str:
 
 
 _CODE_FENCE = re.compile(r"\A```(?:json)?\s*\n(.*?)\n?```\Z", re.DOTALL | re.IGNORECASE)
+
+
+def card_from_text(text: str) -> CardDraft:
+    """`parse_values_card` for a card written as JSON somewhere in free text."""
+    return parse_values_card(json_object_text(text))
+
+
+def json_object_text(text: str) -> str:
+    """The outermost {...} in a model's text, or the text itself when it has none."""
+    start, end = text.find("{"), text.rfind("}")
+    return text[start : end + 1] if 0 <= start < end else text
 
 
 def load_json_object(text: str, *, what: str = "The answer") -> dict:

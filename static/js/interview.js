@@ -1,5 +1,6 @@
 // The interview socket client. Speaks elicitation/protocol.py exactly.
-// Data from the server or the participant is inserted with textContent only, never innerHTML.
+// Data from the server or the participant is inserted with textContent only, never innerHTML;
+// interviewer replies get a little markdown (paragraphs, lists, bold, italics) built as DOM nodes.
 (function () {
   "use strict";
   var chat = document.getElementById("chat");
@@ -24,6 +25,63 @@
   var owed = false; // the server said it owes a reply; ask for it once our message is settled
   var lastFrameAt = Date.now();
   var slowTimer = null;
+  var makeCardButton = document.getElementById("make-card");
+  var makeCardAfter = Infinity; // participant messages before "Make my card" is offered
+  var hasCard = false;
+
+  // --- safe markdown: text goes in through text nodes only, so no markup can get through ---
+  var INLINE = /(\*\*|__)(?=\S)([\s\S]*?\S)\1|(\*|_)(?=[^\s*_])([^*_]*?[^\s*_])\3(?![\w])/g;
+  var LIST_ITEM = /^\s*(?:[-*•]|(\d+)[.)])\s+(.*)$/;
+
+  function appendInline(parent, text) {
+    var last = 0;
+    text.replace(INLINE, function (match, strong, strongText, em, emText, offset) {
+      parent.appendChild(document.createTextNode(text.slice(last, offset)));
+      var el = document.createElement(strong ? "strong" : "em");
+      el.textContent = strong ? strongText : emText;
+      parent.appendChild(el);
+      last = offset + match.length;
+      return match;
+    });
+    parent.appendChild(document.createTextNode(text.slice(last)));
+  }
+
+  function renderMarkdown(container, text) {
+    container.textContent = "";
+    var list = null;
+    var para = null;
+    (text || "").split(/\r?\n/).forEach(function (line) {
+      var item = LIST_ITEM.exec(line);
+      if (item) {
+        var kind = item[1] ? "ol" : "ul";
+        if (!list || list.tagName.toLowerCase() !== kind) {
+          list = container.appendChild(document.createElement(kind));
+        }
+        appendInline(list.appendChild(document.createElement("li")), item[2]);
+        para = null;
+      } else if (!line.trim()) {
+        list = null;
+        para = null;
+      } else if (para) {
+        para.appendChild(document.createElement("br"));
+        appendInline(para, line);
+      } else {
+        list = null;
+        para = container.appendChild(document.createElement("p"));
+        appendInline(para, line);
+      }
+    });
+  }
+
+  function userMessages() {
+    return transcript.querySelectorAll(".msg--user:not(.msg--pending)").length;
+  }
+
+  function updateMakeCard() {
+    if (!makeCardButton) return;
+    makeCardButton.hidden = hasCard || !form || userMessages() < makeCardAfter;
+    makeCardButton.disabled = replying || !!pending;
+  }
 
   function watchSlowReply(on) {
     clearTimeout(slowTimer);
@@ -62,7 +120,8 @@
     who.textContent = role === "user" ? "You:" : "Interviewer:";
     var body = document.createElement("div");
     body.className = "msg__body";
-    body.textContent = text || "";
+    if (role === "assistant") renderMarkdown(body, text);
+    else body.textContent = text || "";
     li.appendChild(who);
     li.appendChild(body);
     transcript.appendChild(li);
@@ -84,6 +143,7 @@
     document.getElementById("error-message").textContent = message;
     document.getElementById("retry").hidden = !retryable;
     errorBox.hidden = false;
+    errorBox.scrollIntoView({ block: "center" });
   }
   function clearError() { errorBox.hidden = true; }
 
@@ -92,6 +152,7 @@
     if (!busy) watchSlowReply(false);
     transcript.setAttribute("aria-busy", busy ? "true" : "false"); // announce whole replies
     if (form) form.querySelector("button[type=submit]").disabled = busy || !!pending;
+    updateMakeCard();
   }
 
   function send(frame) {
@@ -116,6 +177,7 @@
     var notice = document.getElementById(id);
     if (url) document.getElementById(linkId).href = url;
     notice.hidden = false;
+    notice.scrollIntoView({ block: "center" });
   }
 
   function closeComposer() {
@@ -134,6 +196,8 @@
       });
       pendingEl = null;
       replyEl = null;
+      makeCardAfter = frame.make_card_after || Infinity;
+      hasCard = !!frame.card;
       setBusy(false);
       if (frame.card) showNotice("card-notice", "card-link", frame.card_url);
       if (frame.fallback_url) {
@@ -183,10 +247,11 @@
       var li = replyEl || bubble("assistant", "");
       var dots = li.querySelector(".typing");
       if (dots) dots.remove();
-      li.querySelector(".msg__body").textContent = frame.content;
+      renderMarkdown(li.querySelector(".msg__body"), frame.content);
       li.dataset.id = frame.message_id;
       if (!frame.complete) markIncomplete(li);
       replyEl = null;
+      if (frame.more) { handlers.reply_start(); return; } // the card is being written
       setBusy(false);
       if (input) input.focus();
     },
@@ -195,6 +260,8 @@
       setBusy(false);
       var title = document.getElementById("card-notice-title");
       if (title) title.textContent = frame.card.title;
+      hasCard = true;
+      updateMakeCard();
       showNotice("card-notice", "card-link", frame.url);
     },
     fallback: function (frame) {
@@ -262,6 +329,14 @@
         event.preventDefault();
         submit();
       }
+    });
+  }
+  if (makeCardButton) {
+    makeCardButton.addEventListener("click", function () {
+      if (replying || pending) return;
+      clearError();
+      setBusy(true);
+      send({ type: "make_card" });
     });
   }
   document.getElementById("retry").addEventListener("click", function () {

@@ -26,6 +26,7 @@ def llm_settings(settings, fake_llm: FakeOpenAIServer):
     settings.LLM_MAX_RETRIES = 2
     settings.LLM_RETRY_BASE_SECONDS = 0.01
     settings.LLM_TIMEOUT_SECONDS = 5.0
-    settings.LLM_PRICE_PER_MTOK_IN = 2.5
-    settings.LLM_PRICE_PER_MTOK_OUT = 10.0
+    settings.LLM_STREAM_IDLE_SECONDS = 5.0
+    settings.LLM_STREAM_TOTAL_SECONDS = 30.0
+    settings.LLM_PRICES = {"fake-model": (2.5, 10.0), "study-model": (2.5, 10.0)}
     return settings

@@ -131,7 +131,7 @@ STORIES = [
 ]
 FOLLOW_UPS = [
     "What I noticed most was how much calmer she got once she felt heard.",
-    "It mattered that the choice stayed hers, not mine.",
+    "It mattered that the choice stayed with the person herself, not with me.",
     "Yes, that is right. Please go ahead and save that as my card.",
 ]
 QUESTIONS = [

@@ -222,7 +222,7 @@ def pilot_responder(request: dict):
     """The persona writes one plain sentence; the interviewer plays as usual."""
     system = request["messages"][0]["content"] if request.get("messages") else ""
     if "<transcript_text>" in system:
-        return Reply("When my sister was pregnant I mostly listened to her fears.")
+        return Reply("When my sister faced this hard decision I listened to her own reasons.")
     return interviewer_responder(request)
 
 

@@ -75,6 +75,18 @@ def test_the_overview_counts_participants_cards_votes_and_spend(client, organize
     assert f'data-live-socket="/ws/dashboard/{study.slug}/"' in page
 
 
+def test_spend_of_a_model_without_a_price_says_so_instead_of_guessing(study):
+    LLMCall.objects.create(study=study, purpose="interview", model="local", tokens_in=900)
+
+    assert study_progress(study)["llm"]["cost_usd"] == "price not set"
+    assert study_progress(study)["llm"]["tokens_in"] == 900
+
+    LLMCall.objects.create(
+        study=study, purpose="interview", model="gpt-4o", tokens_in=10, cost_usd=Decimal("0.25")
+    )
+    assert study_progress(study)["llm"]["cost_usd"] == "0.2500 + 1 calls without a price"
+
+
 def test_the_overview_gives_invite_and_prolific_links(client, organizer, study):
     client.force_login(organizer)
     page = client.get(reverse("dashboard:overview", args=[study.slug])).content.decode()

@@ -32,6 +32,8 @@ def study_data(**fields) -> dict:
         "completion_url": "",
         "completion_code": "",
         "token_budget": "",
+        "card_button_after": "3",
+        "max_participant_messages": "10",
     }
     return {**data, **fields}
 

@@ -101,7 +101,7 @@ async def test_a_full_interview_streams_replies_and_ends_in_a_card(
     assert card.status == "draft" and card.context.name == SAMPLE_CARD["context"]
     await database_sync_to_async(interview.refresh_from_db)()
     assert interview.status == Interview.Status.CARD_PROPOSED
-    assert interview.prompt_version.startswith("1-")
+    assert interview.prompt_version.startswith("3-")
     calls = await database_sync_to_async(list)(LLMCall.objects.values_list("purpose", flat=True))
     assert calls == ["interview_turn"] * 3
     # The model was offered the card tool and saw the whole conversation each turn.
@@ -204,13 +204,13 @@ async def test_a_cut_off_reply_is_saved_and_can_be_retried(
     assert cut["content"] not in json.dumps(fake_llm.requests[-1]["messages"])
 
 
-async def test_an_invalid_card_is_sent_back_to_the_model_once(
+async def test_an_invalid_card_is_written_again_by_articulation_with_the_validators_message(
     interview, participant, fake_llm, llm_settings
 ):
     bad = {**SAMPLE_CARD, "policies": ["be nice"]}
     fake_llm.script(
         ToolCallReply("submit_values_card", json.dumps(bad)),
-        ToolCallReply("submit_values_card", json.dumps(SAMPLE_CARD)),
+        Reply(json.dumps(SAMPLE_CARD)),
     )
     communicator = await connect(interview, participant)
     await communicator.receive_json_from(timeout=5)
@@ -218,8 +218,10 @@ async def test_an_invalid_card_is_sent_back_to_the_model_once(
     frames = await receive_until(communicator, "card")
     assert frames[-1]["card"]["policies"] == SAMPLE_CARD["policies"]
     await communicator.disconnect()
-    tool_feedback = fake_llm.requests[-1]["messages"][-1]
-    assert tool_feedback["role"] == "tool" and "not valid" in tool_feedback["content"]
+    articulation = fake_llm.requests[-1]
+    assert articulation["response_format"]["type"] == "json_schema"
+    assert "There are 1 distinct policies; give 3 to 8." in articulation["messages"][-1]["content"]
+    assert "Here is my story." in articulation["messages"][-1]["content"]
 
 
 async def test_bad_frames_get_an_error_and_change_nothing(interview, participant, llm_settings):

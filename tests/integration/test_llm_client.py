@@ -71,6 +71,7 @@ async def test_the_request_carries_messages_tools_model_and_usage_option(fake_ll
     assert sent["model"] == "study-model"
     assert sent["stream"] is True
     assert sent["stream_options"] == {"include_usage": True}
+    assert sent["tool_choice"] == "auto"
     assert fake_llm.request_headers[0]["authorization"] == "Bearer sk-test"
 
 
@@ -143,7 +144,7 @@ async def test_a_bad_key_is_rejected_without_retrying(fake_llm):
 
 
 async def test_a_server_that_hangs_times_out_and_is_retried(fake_llm, settings):
-    settings.LLM_TIMEOUT_SECONDS = 0.3
+    settings.LLM_STREAM_IDLE_SECONDS = 0.3
     fake_llm.script(Hang(5), Reply("Sorry for the wait."))
 
     result = await stream_chat(MESSAGES, tag=TAG)
@@ -151,6 +152,65 @@ async def test_a_server_that_hangs_times_out_and_is_retried(fake_llm, settings):
     assert result.text == "Sorry for the wait."
     [row] = await llm_calls()
     assert row.attempts == 2
+
+
+async def test_a_stream_that_goes_quiet_between_chunks_fails_after_the_idle_timeout(
+    fake_llm, settings
+):
+    settings.LLM_MAX_RETRIES = 0
+    settings.LLM_STREAM_IDLE_SECONDS = 0.2
+    fake_llm.token_delay = 0.5
+
+    with pytest.raises(LLMUnavailable, match="No part of the reply arrived for 0.2 s"):
+        await stream_chat(MESSAGES, tag=TAG)
+
+    [row] = await llm_calls()
+    assert "No part of the reply arrived" in row.error
+
+
+async def test_a_slow_first_token_within_the_idle_timeout_is_waited_for(fake_llm, settings):
+    settings.LLM_STREAM_IDLE_SECONDS = 1.0
+    settings.LLM_TIMEOUT_SECONDS = 0.1  # a non-streamed call's limit does not cut streams
+    fake_llm.token_delay = 0.3
+
+    result = await stream_chat(MESSAGES, tag=TAG)
+
+    assert result.text.startswith("You said:")
+
+
+async def test_a_stream_that_keeps_trickling_fails_after_the_total_timeout(fake_llm, settings):
+    settings.LLM_MAX_RETRIES = 0
+    settings.LLM_STREAM_IDLE_SECONDS = 1.0
+    settings.LLM_STREAM_TOTAL_SECONDS = 0.5
+    fake_llm.token_delay = 0.1
+    fake_llm.script(Reply("word " * 40))
+    received = Collector()
+
+    with pytest.raises(LLMStreamInterrupted, match="longer than 0.5 s in all") as caught:
+        await stream_chat(MESSAGES, tag=TAG, on_text=received)
+
+    assert caught.value.partial_text == "".join(received.pieces)
+    assert 0 < len(received.pieces) < 40
+
+
+async def test_a_forced_tool_is_named_in_tool_choice(fake_llm):
+    fake_llm.script(ToolCallReply("submit_values_card", CARD_JSON))
+
+    await stream_chat(
+        MESSAGES, tag=TAG, tools=[SUBMIT_VALUES_CARD_TOOL], tool_choice="submit_values_card"
+    )
+
+    assert fake_llm.requests[0]["tool_choice"] == {
+        "type": "function",
+        "function": {"name": "submit_values_card"},
+    }
+
+
+async def test_without_tools_no_tool_choice_is_sent(fake_llm):
+    await stream_chat(MESSAGES, tag=TAG)
+
+    assert "tool_choice" not in fake_llm.requests[0]
+    assert "tools" not in fake_llm.requests[0]
 
 
 async def test_a_stream_cut_after_text_was_shown_raises_with_the_partial_text(fake_llm):
@@ -224,6 +284,16 @@ async def test_a_base_url_alone_is_enough_for_local_servers(fake_llm, settings):
     assert fake_llm.request_headers[0]["authorization"] == "Bearer not-needed"
 
 
+async def test_a_model_without_a_price_records_its_tokens_and_no_cost(fake_llm):
+    tag = CallTag("interview_turn", "interviewer", "1-abc", model="qwen2.5-coder-1.5b")
+    fake_llm.script(Reply("Hello.", usage=(1000, 500)))
+
+    await stream_chat(MESSAGES, tag=tag)
+
+    [row] = await llm_calls()
+    assert (row.tokens_in, row.tokens_out, row.cost_usd) == (1000, 500, None)
+
+
 async def test_tokens_cost_and_tags_are_recorded(fake_llm):
     study = await Study.objects.acreate(slug="s", title="S")
     tag = CallTag("dedupe_judge", "dedupe", "2-def", study_id=study.id)
@@ -282,6 +352,14 @@ def test_sync_chat_passes_the_response_format_through(fake_llm):
 
     assert fake_llm.requests[0]["response_format"] == response_format
     assert "stream" not in fake_llm.requests[0]
+
+
+def test_sync_chat_sends_a_forced_tool_choice(fake_llm):
+    fake_llm.script(ToolCallReply("submit_values_card", CARD_JSON))
+
+    chat(MESSAGES, tag=TAG, tools=[SUBMIT_VALUES_CARD_TOOL], tool_choice="submit_values_card")
+
+    assert fake_llm.requests[0]["tool_choice"]["function"] == {"name": "submit_values_card"}
 
 
 def test_sync_chat_gives_up_on_a_bad_request(fake_llm):

@@ -230,3 +230,16 @@ def test_every_variable_the_settings_read_is_documented_in_env_example():
 
     assert read, "no env_* reads found: the pattern is stale"
     assert sorted(read - documented) == []
+
+
+def test_a_price_table_from_the_environment_adds_to_the_built_in_one(monkeypatch):
+    from config.env import env_prices
+
+    monkeypatch.setenv("MGE_TEST_PRICES", "local=0/0; gpt-4o=3/12")
+
+    table = env_prices("MGE_TEST_PRICES", {"gpt-4o": (2.5, 10.0), "gpt-4o-mini": (0.15, 0.6)})
+
+    assert table == {"gpt-4o": (3.0, 12.0), "gpt-4o-mini": (0.15, 0.6), "local": (0.0, 0.0)}
+    monkeypatch.setenv("MGE_TEST_PRICES", "local=free")
+    with pytest.raises(ImproperlyConfigured, match="'gpt-4o=2.5/10'"):
+        env_prices("MGE_TEST_PRICES", {})

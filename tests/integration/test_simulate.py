@@ -14,7 +14,7 @@ from django.db import connection
 
 from elicitation.models import Context, Interview, LLMCall, Message, Participant, ValuesCard
 from elicitation.personas import Persona
-from elicitation.simulation import COMPLETED, FAILED, FALLBACK, NO_CARD, simulate
+from elicitation.simulation import COMPLETED, FAILED, FALLBACK, NO_CARD, NONSENSE, simulate
 from moralgraph.models import CanonicalValue, CardLink, UpgradeHypothesis
 from moralgraph.reranker import embedding
 from tests.fakes.openai_server import SAMPLE_CARD, Error, Reply, interviewer_responder
@@ -35,6 +35,8 @@ def pilot_responder(request: dict) -> Reply | Error:
         return persona_reply(system)
     if "<story_text>" in system:
         return Reply(json.dumps(VOTE))
+    if "<conversation_text>" in str(messages[-1].get("content")):
+        return Reply(json.dumps(SAMPLE_CARD))  # the card written after "Make my card"
     if any(DOOMED in str(m.get("content")) for m in messages if m.get("role") == "user"):
         return Error(500)
     return interviewer_responder(request)
@@ -44,7 +46,7 @@ def persona_reply(system: str) -> Reply | Error:
     if "Silent Sue" in system:
         return Error(400)
     mark = f" {DOOMED}" if "Dana Doom" in system else ""
-    return Reply(f"When my sister was pregnant I mostly listened to her fears.{mark}")
+    return Reply(f"When my sister faced this hard decision I listened to her own reasons.{mark}")
 
 
 def persona(name: str, **fields) -> Persona:
@@ -143,7 +145,7 @@ def test_the_persona_sees_the_transcript_fenced_and_its_calls_are_recorded(study
     assert "Ruth, 40" in system and "Believes people should be heard." in system
     assert "<transcript_text>\nInterviewer: Hi! Thanks for taking part." in system
     call = LLMCall.objects.get(purpose="simulated_participant")
-    assert call.prompt_name == "simulated_participant" and call.prompt_version.startswith("1-")
+    assert call.prompt_name == "simulated_participant" and call.prompt_version.startswith("2-")
     assert call.interview_id == Interview.objects.get().pk and call.tokens_in > 0
 
 
@@ -183,6 +185,34 @@ def test_an_interview_without_a_card_stops_at_max_turns(study, pilot_llm):
     assert (result.status, result.messages, result.card_id) == (NO_CARD, 2, None)
     assert Interview.objects.get().status == Interview.Status.ACTIVE
     assert Participant.objects.get().completed_at is None
+
+
+def test_a_participant_without_a_card_at_max_turns_presses_make_my_card(
+    study, pilot_llm, hypotheses
+):
+    study.card_button_after = 2
+    study.save(update_fields=["card_button_after"])
+
+    report = run(study, [persona("Ruth")], max_turns=2)
+
+    [result] = report.results
+    assert (result.status, result.messages, result.made_card) == (COMPLETED, 2, True)
+    assert LLMCall.objects.filter(purpose="card_articulation").count() == 1
+    assert '1 of 1 written after "Make my card"' in report.summary()
+
+
+def test_a_nonsense_card_is_not_confirmed(study, pilot_llm, monkeypatch):
+    monkeypatch.setattr(
+        "tests.integration.test_simulate.persona_reply",
+        lambda system: Reply("I like gardening and long walks."),
+    )
+
+    report = run(study, [persona("Ruth")], max_turns=3)
+
+    [result] = report.results
+    assert result.status == NONSENSE and result.card_id is None
+    assert "shares no words" in result.detail
+    assert not ValuesCard.objects.filter(status=ValuesCard.Status.CONFIRMED).exists()
 
 
 def test_an_invalid_vote_answer_is_asked_again_once_then_counts_as_unsure(

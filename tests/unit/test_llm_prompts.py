@@ -1,10 +1,14 @@
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from elicitation.llm.prompts import fence, load_prompt, parse_prompt, render
+from elicitation.llm.schemas import card_from_text, validate_card_fields
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "llm"
 
 CLOSING_TAG = re.compile(r"<[^<>a-z0-9]{0,16}participant_text", re.IGNORECASE)
 
@@ -33,7 +37,7 @@ def test_interviewer_prompt_lists_the_question_contexts_to_pick_from():
 def test_version_combines_the_declared_number_and_a_hash_of_the_file():
     prompt = load_prompt("interviewer")
 
-    assert re.fullmatch(r"1-[0-9a-f]{10}", prompt.version)
+    assert re.fullmatch(r"3-[0-9a-f]{10}", prompt.version)
     assert not prompt.template.startswith("<!--")
 
 
@@ -95,3 +99,34 @@ def test_no_text_can_close_the_fence_early(text):
 
     assert len(CLOSING_TAG.findall(fenced)) == 2
     assert fenced.endswith("\n</participant_text>")
+
+
+def test_articulator_prompt_renders_and_its_output_fixture_parses():
+    text, prompt = render(
+        "articulator",
+        question=fence("Should I tell?", "question"),
+        contexts=fence("When the user is facing a hard choice", "context"),
+    )
+    assert "When the user is facing a hard choice" in text
+    output = (FIXTURES / "articulator_card_in_text.txt").read_text()
+
+    card = card_from_text(output)
+
+    assert "<question_text>\nShould I tell?\n</question_text>" in text and "$" not in text
+    assert re.fullmatch(r"2-[0-9a-f]{10}", prompt.version)
+    assert card.title == "Listening Before Advising" and len(card.policies) == 3
+
+
+def test_interviewer_prompt_shows_an_example_card_that_passes_the_validator():
+    text, _ = render("interviewer", question="Q", contexts="")
+    example = dict(re.findall(r'^- (title|description|context): "(.*)"$', text, re.MULTILINE))
+    policies = re.search(r"^- policies: (.*)$", text, re.MULTILINE)[1]
+
+    problems = validate_card_fields(
+        example["title"],
+        example["description"],
+        re.findall(r'"(.*?)"', policies),
+        example["context"],
+    )
+
+    assert problems == []

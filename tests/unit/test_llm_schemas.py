@@ -1,12 +1,18 @@
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from elicitation.llm.errors import LLMOutputInvalid
 from elicitation.llm.schemas import (
+    CARD_RESPONSE_FORMAT,
+    CONTEXT_MAX_CHARS,
+    DESCRIPTION_MAX_CHARS,
+    POLICY_MAX_CHARS,
     SUBMIT_VALUES_CARD_TOOL,
     CardDraft,
+    card_json_schema,
     parse_values_card,
     validate_card_fields,
 )
@@ -118,3 +124,61 @@ def test_the_tool_schema_requires_every_card_field():
     assert function["parameters"]["required"] == ["title", "description", "policies", "context"]
     assert function["parameters"]["properties"]["policies"]["minItems"] == 3
     assert function["parameters"]["properties"]["policies"]["maxItems"] == 8
+
+
+def _card_with(**changes) -> dict:
+    return json.loads(fixture_text("submit_values_card_valid.json")) | changes
+
+
+def _schema_accepts(card: dict) -> bool:
+    return jsonschema.Draft202012Validator(card_json_schema()).is_valid(card)
+
+
+def _validator_accepts(card: dict) -> bool:
+    try:
+        parse_values_card(json.dumps(card))
+    except LLMOutputInvalid:
+        return False
+    return True
+
+
+EDGE_CARDS = {
+    "valid": {},
+    "one-word title": {"title": "Honesty"},
+    "two-word title": {"title": "Honest care"},
+    "eight-word title": {"title": "one two three four five six seven eight"},
+    "nine-word title": {"title": "one two three four five six seven eight nine"},
+    "overlong title": {"title": "Word " + "x" * 80},
+    "empty description": {"description": ""},
+    "description at the limit": {"description": "d" * DESCRIPTION_MAX_CHARS},
+    "description past the limit": {"description": "d" * (DESCRIPTION_MAX_CHARS + 1)},
+    "context at the limit": {"context": "When " + "c" * (CONTEXT_MAX_CHARS - 5)},
+    "context past the limit": {"context": "When " + "c" * (CONTEXT_MAX_CHARS - 4)},
+    "context without when": {"context": "The user is grieving"},
+    "lowercase when": {"context": "when the user is grieving"},
+    "two policies": {"policies": ["MOMENTS of calm", "FEELINGS of ease"]},
+    "nine policies": {"policies": [f"MOMENTS number {n}" for n in range(9)]},
+    "policy without caps": {"policies": ["moments of calm", "FEELINGS of ease", "SIGNS of rest"]},
+    "policy after an article": {
+        "policies": ["a SENSE OF PEACE", "FEELINGS of ease", "SIGNS of rest"]
+    },
+    "policy past the limit": {
+        "policies": ["MOMENTS " + "m" * POLICY_MAX_CHARS, "FEELINGS of ease", "SIGNS of rest"]
+    },
+    "single capital anchor": {"policies": ["I notice calm", "FEELINGS of ease", "SIGNS of rest"]},
+}
+
+
+@pytest.mark.parametrize("name", EDGE_CARDS)
+def test_the_card_schema_and_the_card_validator_agree(name):
+    card = _card_with(**EDGE_CARDS[name])
+
+    assert _schema_accepts(card) == _validator_accepts(card), name
+
+
+def test_the_tool_and_the_response_format_carry_the_same_card_schema():
+    tool_schema = SUBMIT_VALUES_CARD_TOOL["function"]["parameters"]
+
+    assert tool_schema == CARD_RESPONSE_FORMAT["json_schema"]["schema"] == card_json_schema()
+    assert tool_schema["properties"]["description"]["maxLength"] == DESCRIPTION_MAX_CHARS
+    assert tool_schema["properties"]["context"]["maxLength"] == CONTEXT_MAX_CHARS

@@ -11,12 +11,15 @@ import pytest
 
 from elicitation.llm.errors import LLMOutputInvalid
 from elicitation.personas import (
+    CardText,
     HypothesisText,
     Persona,
     VoteJudgement,
     age_range,
     assign,
+    card_nonsense,
     load_personas,
+    out_of_character,
     parse_vote,
     participant_messages,
     vote_messages,
@@ -60,11 +63,11 @@ def test_the_participant_prompt_renders_persona_question_and_fenced_transcript()
         "<transcript_text>\nInterviewer: What should the chatbot pay attention to?\n\n"
         "You: Her fear.\n</transcript_text>"
     ) in system
-    assert "1 to 4 sentences" in system and "Never say or hint that you are an AI" in system
+    assert "1 to 4 plain sentences" in system and "Never talk about playing a role" in system
     assert "$" not in system
     assert messages[1] == {"role": "user", "content": "Write your next message to the interviewer."}
     assert prompt.name == "simulated_participant"
-    assert re.fullmatch(r"1-[0-9a-f]{10}", prompt.version)
+    assert re.fullmatch(r"2-[0-9a-f]{10}", prompt.version)
 
 
 def test_the_transcript_cannot_close_its_fence():
@@ -200,3 +203,38 @@ def test_the_persona_module_imports_without_django_or_openai():
     subprocess.run(
         [sys.executable, "-c", code], check=True, env={"PATH": "/usr/bin:/bin"}, cwd=ROOT
     )
+
+
+def test_a_message_about_the_role_play_itself_is_out_of_character():
+    assert out_of_character("Sure, I'd be happy to continue the conversation as Grace.")
+    assert out_of_character("As an AI language model I cannot have a sister.")
+    assert out_of_character("Thank you, interviewer. As this person, I would like to say...")
+    assert not out_of_character("When my sister was scared, I just sat with her.")
+
+
+def card(title="Listening Before Advising", policies=None, context="When the user is scared"):
+    policies = policies or ["MOMENTS when my sister named her fear", "SIGNS she wanted quiet"]
+    return CardText(title, "Listening to fears first.", policies, context)
+
+
+def test_a_card_grounded_in_what_the_participant_said_is_plausible():
+    said = ["My sister was scared about the pregnancy; I listened to her fears."]
+
+    assert card_nonsense(card(), said) == []
+
+
+def test_a_card_that_copies_the_example_or_holds_placeholders_is_nonsense():
+    said = ["My sister was scared; I listened to her fears."]
+
+    assert card_nonsense(card(title="Steady Company In Grief"), said) == [
+        "the card copies the prompt's example"
+    ]
+    assert "the card holds placeholder text" in card_nonsense(card(context="string"), said)
+
+
+def test_a_card_unrelated_to_anything_the_participant_said_is_nonsense():
+    said = ["I like gardening and long walks."]
+
+    assert card_nonsense(card(), said) == [
+        "the card shares no words with what the participant said"
+    ]
