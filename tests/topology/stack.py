@@ -181,6 +181,8 @@ class Stack:
             "LLM_API_KEY": "topology",
             "LLM_MODEL": "fake-model",
             "LLM_TIMEOUT_SECONDS": "5",
+            "LLM_STREAM_IDLE_SECONDS": "5",
+            "LLM_STREAM_TOTAL_SECONDS": "20",
             "LLM_MAX_RETRIES": "1",
             "LLM_RETRY_BASE_SECONDS": "0.05",
             "MGE_TRUSTED_PROXY_COUNT": "1",
