@@ -172,6 +172,8 @@ class StudyScript:
             return self.participant(system)
         if "<story_text>" in system:
             return self.vote()
+        if "<shown_text>" in user:  # the moderation judge: the script's own text is fit to show
+            return Reply(json.dumps({"fit": True, "reason": "Respectful text about the question."}))
         if "The new context:" in user:
             return _judge(user, _GROUP_BY_CONTEXT)
         if "The new card:" in user:
