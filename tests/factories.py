@@ -49,6 +49,20 @@ def voted_study(study, voters: int = 6) -> Context:
     return voted_chain(study, titles, voters=voters, name=name)[0]
 
 
+def a_new_wiser_value(study, context: Context) -> CanonicalValue:
+    """A new value in `context` that four new voters judged wiser than "Depth of feeling"."""
+    wisest = CanonicalValue.objects.get(title="Depth of feeling")
+    newer = linked_value(context, "Quiet company")
+    hypothesis = UpgradeHypothesis.objects.create(
+        study=study, context=context, from_value=wisest, to_value=newer
+    )
+    for _ in range(4):
+        voter = services.participant_start(study=study)
+        services.participant_consent(participant=voter, agreed=True)
+        WisdomVote.objects.create(participant=voter, hypothesis=hypothesis, answer="wiser")
+    return newer
+
+
 def small_graph(study) -> dict:
     """Three values in one context, two upgrade hypotheses, six voters who consented."""
     titles = ("Honesty", "Presence", "Courage")

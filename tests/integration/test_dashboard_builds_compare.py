@@ -3,11 +3,9 @@
 import pytest
 from django.urls import reverse
 
-from elicitation import services as elicitation_services
-from elicitation.models import Study, WisdomVote
-from moralgraph.models import CanonicalValue, UpgradeHypothesis
+from elicitation.models import Study
 from moralgraph.services import graph_build
-from tests.factories import linked_value, voted_study
+from tests.factories import a_new_wiser_value, voted_study
 from tests.graph_support import FAST
 
 pytestmark = pytest.mark.django_db
@@ -16,19 +14,6 @@ pytestmark = pytest.mark.django_db
 def compare_url(study, **params):
     url = reverse("dashboard:builds_compare", args=[study.slug])
     return url + ("?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else "")
-
-
-def a_new_wiser_value(study, context) -> CanonicalValue:
-    wisest = CanonicalValue.objects.get(title="Depth of feeling")
-    newer = linked_value(context, "Quiet company")
-    hypothesis = UpgradeHypothesis.objects.create(
-        study=study, context=context, from_value=wisest, to_value=newer
-    )
-    for _ in range(4):
-        voter = elicitation_services.participant_start(study=study)
-        elicitation_services.participant_consent(participant=voter, agreed=True)
-        WisdomVote.objects.create(participant=voter, hypothesis=hypothesis, answer="wiser")
-    return newer
 
 
 def test_the_page_shows_the_new_value_edge_and_winner_between_the_two_newest_builds(staff, study):

@@ -7,30 +7,15 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from elicitation import services as elicitation_services
-from elicitation.models import Study, WisdomVote
+from elicitation.models import Study
 from moralgraph.export.bundle import GRAPH_FILES
 from moralgraph.exporting import study_export
-from moralgraph.models import CanonicalValue, UpgradeHypothesis
 from moralgraph.services import graph_build, graph_build_label
 from tests.export_support import validate_directory
-from tests.factories import linked_value, voted_study
+from tests.factories import a_new_wiser_value, voted_study
 from tests.graph_support import FAST
 
 pytestmark = pytest.mark.django_db
-
-
-def a_new_wiser_value(study, context) -> CanonicalValue:
-    wisest = CanonicalValue.objects.get(title="Depth of feeling")
-    newer = linked_value(context, "Quiet company")
-    hypothesis = UpgradeHypothesis.objects.create(
-        study=study, context=context, from_value=wisest, to_value=newer
-    )
-    for _ in range(4):
-        voter = elicitation_services.participant_start(study=study)
-        elicitation_services.participant_consent(participant=voter, agreed=True)
-        WisdomVote.objects.create(participant=voter, hypothesis=hypothesis, answer="wiser")
-    return newer
 
 
 @pytest.fixture

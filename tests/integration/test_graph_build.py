@@ -23,7 +23,7 @@ from moralgraph.selectors import (
     latest_graph_section,
 )
 from moralgraph.services import graph_build
-from tests.factories import linked_value, voted_chain, voted_study
+from tests.factories import a_new_wiser_value, voted_chain, voted_study
 from tests.graph_support import FAST
 
 pytestmark = pytest.mark.django_db
@@ -230,15 +230,8 @@ def test_a_rebuild_of_the_same_graph_leaves_no_second_build_or_sections(study):
 def test_two_builds_compare_by_what_new_votes_changed(study):
     context = voted_study(study)
     first = graph_build(study=study, config=FAST)
+    newer = a_new_wiser_value(study, context)
     wisest = CanonicalValue.objects.get(title="Depth of feeling")
-    newer = linked_value(context, "Quiet company")
-    hypothesis = UpgradeHypothesis.objects.create(
-        study=study, context=context, from_value=wisest, to_value=newer
-    )
-    for _ in range(4):
-        voter = elicitation_services.participant_start(study=study)
-        elicitation_services.participant_consent(participant=voter, agreed=True)
-        WisdomVote.objects.create(participant=voter, hypothesis=hypothesis, answer="wiser")
     second = graph_build(study=study, config=FAST)
 
     change = graph_builds_compared(first, second)["contexts"][str(context.pk)]
