@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.interview_relay import Target, percentile, run_sessions  # noqa: E402
+from tests.topology.clients import participants_create  # noqa: E402
 from tests.topology.stack import Stack, wait_for_port  # noqa: E402
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -74,22 +75,7 @@ def cpu_by_part(stack: Stack, llm: subprocess.Popen) -> dict[str, float]:
 
 
 def participants(stack: Stack, count: int, slug: str) -> list[tuple[int, str]]:
-    return [
-        tuple(row)
-        for row in stack.django(f"""
-from elicitation import services
-from elicitation.access import signed_token
-from elicitation.models import Question, Study
-study, _ = Study.objects.get_or_create(slug={slug!r}, defaults={{"title": "B", "state": "open"}})
-question = Question.objects.create(study=study, title="q", text="How should an AI help here?")
-rows = []
-for _ in range({count}):
-    p = services.participant_start(study=study)
-    p = services.participant_consent(participant=p, agreed=True)
-    rows.append((services.interview_start(participant=p, question=question).pk, signed_token(p)))
-print(json.dumps(rows))
-""")
-    ]
+    return [tuple(row) for row in participants_create(stack, count, slug)]
 
 
 def lost(stack: Stack, rows: list[tuple[int, str]], stats: dict) -> int:
