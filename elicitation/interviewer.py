@@ -21,6 +21,7 @@ from .dialogue import (
     CARD_SHOWN_NOTE,
     SUBMIT_CARD_TOOL_NAME,
     CardInProse,
+    CardToolNamed,
     ProposeCard,
     Reply,
     llm_messages,
@@ -85,22 +86,20 @@ async def _answer(interview: Interview, send: Send, partial: list[str], *, make_
         await send({"type": "reply_start"})
         await _articulate(interview, send, closing=CLOSING_NOTE)
         return
+    model = interview.participant.study.model_name or settings.LLM_MODEL
+    tools = await db(_interviewer_tools)(model)
     names = await db(selectors.question_context_names)(interview.question)
-    system_prompt, prompt = render(
-        PROMPT_NAME,
-        question=fence(interview.question.text, "question"),
-        contexts=fence("\n".join(names) or "(none yet)", "context"),
-    )
+    system_prompt, version = system_prompt_render(interview.question.text, names, bool(tools))
     tag = CallTag(
         purpose="interview_turn",
         prompt_name=PROMPT_NAME,
-        prompt_version=prompt.version,
+        prompt_version=version,
         study_id=interview.participant.study_id,
         interview_id=interview.pk,
         model=interview.participant.study.model_name,
     )
     await db(services.interview_prompt_record)(
-        interview=interview, model=tag.model or settings.LLM_MODEL, prompt_version=prompt.version
+        interview=interview, model=model, prompt_version=version
     )
 
     async def on_text(text: str) -> None:
@@ -109,7 +108,6 @@ async def _answer(interview: Interview, send: Send, partial: list[str], *, make_
 
     await _within_caps(interview)  # before the typing indicator: a refused turn shows none
     await send({"type": "reply_start"})
-    tools = await db(_interviewer_tools)(tag.model or settings.LLM_MODEL)
     result = await _call_model(llm_messages(system_prompt, transcript), tag, tools, on_text)
     step = next_step(result.text, [(c.id, c.name, c.arguments) for c in result.tool_calls])
     if isinstance(step, Reply):
@@ -118,8 +116,23 @@ async def _answer(interview: Interview, send: Send, partial: list[str], *, make_
         await _propose_card(interview, send, step, result)
     elif isinstance(step, CardInProse):
         await _card_from_prose(interview, send, step, result)
+    elif isinstance(step, CardToolNamed):  # the model meant to write the card: write it
+        await _articulate(interview, send, closing=CLOSING_NOTE)
     else:
         raise TurnFailed(LLMOutputInvalid("The interviewer returned an empty answer."))
+
+
+def system_prompt_render(question: str, contexts: list[str], with_tool: bool) -> tuple[str, str]:
+    """The interviewer's system prompt and its version. With the card tool it carries the card
+    rules and the question's contexts; without, it sends the participant to "Make my card"."""
+    if with_tool:
+        ending, part = render(
+            "interviewer_card_tool", contexts=fence("\n".join(contexts) or "(none yet)", "context")
+        )
+    else:
+        ending, part = render("interviewer_card_button")
+    text, prompt = render(PROMPT_NAME, question=fence(question, "question"), ending=ending.rstrip())
+    return text, f"{prompt.version}+{part.name.removeprefix('interviewer_')}-{part.version}"
 
 
 def _interviewer_tools(model: str) -> list[dict]:

@@ -115,7 +115,35 @@ def test_an_endpoint_known_not_to_take_tools_gets_none_in_the_interview(
     async_to_sync(interviewer_turn)(interview, send)
 
     assert frames[-1]["type"] == "reply_end"
-    assert "tools" not in fake_llm.requests[-1]
+    request = fake_llm.requests[-1]
+    assert "tools" not in request
+    system = request["messages"][0]["content"]
+    assert '"Make my card"' in system
+    assert "submit_values_card" not in system and "Card rules" not in system
+
+
+def test_an_endpoint_that_takes_tools_gets_the_card_tool_and_its_rules_in_the_prompt(
+    fake_llm, llm_settings, participant, question
+):
+    from asgiref.sync import async_to_sync
+
+    from elicitation import services
+    from elicitation.interviewer import interviewer_turn
+
+    interview = services.interview_start(participant=participant, question=question)
+    services.interview_message_add(interview=interview, client_id="c1", content="My story.")
+
+    async def send(frame):
+        pass
+
+    async_to_sync(interviewer_turn)(interview, send)
+
+    request = fake_llm.requests[-1]
+    system = request["messages"][0]["content"]
+    assert request["tools"][0]["function"]["name"] == "submit_values_card"
+    assert "submit_values_card" in system and "Make my card" not in system
+    interview.refresh_from_db()
+    assert "+card_tool-1-" in interview.prompt_version
 
 
 def test_the_settings_page_offers_the_check_and_shows_the_stored_result(

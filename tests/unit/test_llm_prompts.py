@@ -13,31 +13,38 @@ FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "llm"
 CLOSING_TAG = re.compile(r"<[^<>a-z0-9]{0,16}participant_text", re.IGNORECASE)
 
 
-def test_interviewer_prompt_renders_the_fenced_question():
+def test_interviewer_prompt_renders_the_fenced_question_and_the_ending():
     question = fence("Should I tell my friend the truth?", "question")
 
-    text, prompt = render("interviewer", question=question, contexts="")
+    text, prompt = render("interviewer", question=question, ending="END OF INTERVIEW")
 
     assert "<question_text>\nShould I tell my friend the truth?\n</question_text>" in text
-    assert "submit_values_card" in text
+    assert "END OF INTERVIEW" in text
     assert "$" not in text
     assert prompt.name == "interviewer"
 
 
-def test_interviewer_prompt_lists_the_question_contexts_to_pick_from():
+def test_the_card_tool_ending_lists_the_question_contexts_to_pick_from():
     contexts = fence("When in distress\nWhen seeking clarity", "context")
 
-    text, _ = render("interviewer", question="q", contexts=contexts)
+    text, _ = render("interviewer_card_tool", contexts=contexts)
 
     listed = text.split("The question's contexts:\n", 1)[1]
     assert listed.startswith("<context_text>\nWhen in distress\nWhen seeking clarity\n")
-    assert "copy it exactly" in text
+    assert "copy it exactly" in text and "submit_values_card" in text
+
+
+def test_the_card_button_ending_sends_the_participant_to_make_my_card_without_a_tool():
+    text, _ = render("interviewer_card_button")
+
+    assert '"Make my card"' in text
+    assert "tool" not in text and "$" not in text
 
 
 def test_version_combines_the_declared_number_and_a_hash_of_the_file():
     prompt = load_prompt("interviewer")
 
-    assert re.fullmatch(r"3-[0-9a-f]{10}", prompt.version)
+    assert re.fullmatch(r"4-[0-9a-f]{10}", prompt.version)
     assert not prompt.template.startswith("<!--")
 
 
@@ -118,7 +125,7 @@ def test_articulator_prompt_renders_and_its_output_fixture_parses():
 
 
 def test_interviewer_prompt_shows_an_example_card_that_passes_the_validator():
-    text, _ = render("interviewer", question="Q", contexts="")
+    text, _ = render("interviewer_card_tool", contexts="")
     example = dict(re.findall(r'^- (title|description|context): "(.*)"$', text, re.MULTILINE))
     policies = re.search(r"^- policies: (.*)$", text, re.MULTILINE)[1]
 
