@@ -50,7 +50,17 @@ class CardInProse:
     fields: dict
 
 
-Step = Reply | ProposeCard | CardInProse | NothingSaid
+@dataclass(frozen=True)
+class CardToolNamed:
+    """The model only named the card tool in its text ("functions.submit_values_card:"), as
+    small models on servers without streamed tool calls do: it means to write the card."""
+
+
+Step = Reply | ProposeCard | CardInProse | CardToolNamed | NothingSaid
+
+_TOOL_NAMED = re.compile(
+    rf"\s*(?:functions\.)?{SUBMIT_CARD_TOOL_NAME}\s*(?::|\(\s*\)?|\{{\s*\}}?)?\s*", re.IGNORECASE
+)
 
 
 def llm_messages(system_prompt: str, transcript: list[Turn]) -> list[dict]:
@@ -73,6 +83,8 @@ def next_step(text: str, tool_calls: list[tuple[str, str, str]]) -> Step:
             return ProposeCard(arguments=arguments, tool_call_id=call_id, text=text.strip())
     if not text.strip():
         return NothingSaid()
+    if _TOOL_NAMED.fullmatch(text):
+        return CardToolNamed()
     fields = card_from_prose(text)
     if fields is not None:
         return CardInProse(text=text, fields=fields)

@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from elicitation.dialogue import (
     CARD_REJECTED_NOTE,
     CARD_SHOWN_NOTE,
@@ -7,6 +9,7 @@ from elicitation.dialogue import (
     JSON_SCHEMA,
     JSON_TEXT,
     CardInProse,
+    CardToolNamed,
     NothingSaid,
     ProposeCard,
     Reply,
@@ -161,3 +164,14 @@ def test_a_card_written_as_json_in_the_reply_is_read_back():
     assert next_step('I use {"curly": "braces"} sometimes.', []) == Reply(
         text='I use {"curly": "braces"} sometimes.'
     )
+
+
+@pytest.mark.parametrize(
+    "text", ["functions.submit_values_card:", " submit_values_card() ", "submit_values_card {}"]
+)
+def test_a_reply_that_only_names_the_card_tool_means_write_the_card(text):
+    assert isinstance(next_step(text, []), CardToolNamed)
+
+
+def test_a_sentence_that_mentions_the_card_tool_is_still_a_reply():
+    assert isinstance(next_step("I will call submit_values_card soon.", []), Reply)
