@@ -89,36 +89,30 @@ def _probe(probe: Callable[[CallTag], str], tag: CallTag) -> tuple[bool, str]:
     return not problem, problem
 
 
+def _streamed(messages: list[dict], tag: CallTag, **options) -> ChatResult:
+    """One streamed request, as the interviewer and the card articulation make theirs: a
+    server may do a thing in a single answer and refuse it when streamed."""
+    return asyncio.run(
+        stream_chat(messages, tag=tag, max_tokens=PROBE_TOKENS, retry=False, **options)
+    )
+
+
 def _streaming(tag: CallTag) -> str:
     pieces: list[str] = []
 
     async def on_text(text: str) -> None:
         pieces.append(text)
 
-    async def ask() -> ChatResult:
-        return await stream_chat(
-            ASK, tag=tag, max_tokens=PROBE_TOKENS, retry=False, on_text=on_text
-        )
-
-    result = asyncio.run(ask())
+    result = _streamed(ASK, tag, on_text=on_text)
     return "" if pieces and result.text else "no text was streamed"
 
 
 def _tools(tag: CallTag) -> str:
-    result = chat(ASK_TOOL, tag=tag, tools=[PROBE_TOOL], max_tokens=PROBE_TOKENS, retry=False)
-    return _tool_problem(result)
+    return _tool_problem(_streamed(ASK_TOOL, tag, tools=[PROBE_TOOL]))
 
 
 def _forced_tool(tag: CallTag) -> str:
-    result = chat(
-        ASK,
-        tag=tag,
-        tools=[PROBE_TOOL],
-        tool_choice=PROBE_TOOL_NAME,
-        max_tokens=PROBE_TOKENS,
-        retry=False,
-    )
-    return _tool_problem(result)
+    return _tool_problem(_streamed(ASK, tag, tools=[PROBE_TOOL], tool_choice=PROBE_TOOL_NAME))
 
 
 def _json_schema(tag: CallTag) -> str:
@@ -126,10 +120,7 @@ def _json_schema(tag: CallTag) -> str:
         "type": "json_schema",
         "json_schema": {"name": "answer", "strict": True, "schema": PROBE_SCHEMA},
     }
-    result = chat(
-        ASK, tag=tag, response_format=response_format, max_tokens=PROBE_TOKENS, retry=False
-    )
-    return _answer_problem(result.text)
+    return _answer_problem(_streamed(ASK, tag, response_format=response_format).text)
 
 
 def _tool_problem(result: ChatResult) -> str:
