@@ -61,6 +61,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--max-turns", type=int, default=8, help="participant messages at most")
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--card-button-after",
+        type=int,
+        help="the study's 'Make my card' setting (participant messages); default: the study's",
+    )
+    parser.add_argument(
+        "--check-llm",
+        action="store_true",
+        help="probe the endpoint first (as `manage.py llm_check` does) and store what works",
+    )
     return parser.parse_args()
 
 
@@ -98,11 +108,17 @@ def run(args: argparse.Namespace) -> dict:
 
     from dashboard import cadence
     from dashboard.studies import QuestionDraft, study_create, study_state_change
+    from elicitation.capabilities import endpoint_check
     from elicitation.models import Study
     from elicitation.simulation import simulate
 
+    if args.check_llm:
+        print("\n".join(endpoint_check().lines()), flush=True)
     drafts = [QuestionDraft(title, text) for title, text in QUESTIONS[: args.questions]]
-    study = study_create(slug="bench", fields={"title": "Pipeline bench"}, questions=drafts)
+    fields = {"title": "Pipeline bench"}
+    if args.card_button_after:
+        fields["card_button_after"] = args.card_button_after
+    study = study_create(slug="bench", fields=fields, questions=drafts)
     study_state_change(study=study, state=Study.State.OPEN)
     clock = time.monotonic()
     report = simulate(

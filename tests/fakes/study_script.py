@@ -166,7 +166,9 @@ class StudyScript:
         system = str(messages[0].get("content", "")) if messages else ""
         user = "\n".join(str(m.get("content", "")) for m in messages if m.get("role") == "user")
         tools = {t.get("function", {}).get("name") for t in request.get("tools") or []}
-        if "submit_values_card" in tools:
+        if "<conversation_text>" in user:  # card articulation, after "Make my card"
+            return self.articulation(request, user, system)
+        if "submit_values_card" in tools or system.startswith("You are a friendly interviewer"):
             return self.interviewer(messages, system)
         if "<transcript_text>" in system:
             return self.participant(system)
@@ -209,6 +211,15 @@ class StudyScript:
         if prose and len(spoken) == 3:
             return Reply(_as_prose(card))
         return Reply(QUESTIONS[min(len(spoken) - 1, len(QUESTIONS) - 1)])
+
+    def articulation(self, request: dict, user: str, system: str) -> Step:
+        """The card from the conversation, in whichever form the request asked for."""
+        said = _fenced(user, "conversation").split("Participant: ", 1)[-1]
+        first = said.split("\nInterviewer: ", 1)[0].strip()
+        card = json.dumps(self.card(_key(first), _fenced(system, "context").splitlines()))
+        if request.get("tool_choice"):
+            return ToolCallReply("submit_values_card", card)
+        return Reply(card)
 
     def card(self, key: int, listed: list[str]) -> dict:
         group, rank = key % len(CONTEXTS), (key // len(CONTEXTS)) % 2
