@@ -139,14 +139,9 @@ def summarize_edges(
     them, and each vote lands in row ``2u`` (low -> high id) or ``2u + 1``.
     """
     config = config or Config()
-    n = votes.n_votes
-    ctx = votes.context if by_context else np.full(n, GLOBAL, dtype=np.int64)
-    low, high = np.minimum(votes.src, votes.dst), np.maximum(votes.src, votes.dst)
-    uniq, inv = np.unique(_pair_keys(ctx, low, high, votes.n_values), return_inverse=True)
-    inv = inv.reshape(-1)
-    upward = (votes.src == low).astype(np.int64)  # the vote was shown as low -> high
-    forward_row, reverse_row = 2 * inv + 1 - upward, 2 * inv + upward
-    counts = _count_fields(votes.answer, forward_row, reverse_row, 2 * len(uniq))
+    uniq, inv = _unordered_pairs(votes, by_context)
+    forward_row, reverse_row = _rows(votes, inv)
+    counts = count_fields(votes.answer, forward_row, reverse_row, 2 * len(uniq))
     raters = np.repeat(_distinct_raters(votes.rater, inv, votes.n_raters, len(uniq)), 2)
     nv = np.int64(max(votes.n_values, 1))
     context, rest = np.divmod(uniq, nv * nv)
@@ -158,7 +153,30 @@ def summarize_edges(
     return _table(context[order], src[order], dst[order], counts[order], raters[order], config)
 
 
-def _count_fields(
+def _unordered_pairs(votes: VoteArrays, by_context: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The sorted keys of the unordered pairs voted on, and each vote's pair."""
+    ctx = votes.context if by_context else np.full(votes.n_votes, GLOBAL, dtype=np.int64)
+    low, high = np.minimum(votes.src, votes.dst), np.maximum(votes.src, votes.dst)
+    uniq, inv = np.unique(_pair_keys(ctx, low, high, votes.n_values), return_inverse=True)
+    return uniq, inv.reshape(-1)
+
+
+def _rows(votes: VoteArrays, inv: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each vote's row in pair order: ``2u`` is low -> high, ``2u + 1`` high -> low; the
+    shown order (forward) and the other (reverse)."""
+    upward = (votes.src <= votes.dst).astype(np.int64)
+    return 2 * inv + 1 - upward, 2 * inv + upward
+
+
+def edge_rows(votes: VoteArrays) -> tuple[np.ndarray, np.ndarray, int]:
+    """Per vote, its forward and reverse row among the per-context table's rows in pair order
+    (not :func:`summarize_edges`'s final order), and the number of rows: for counting any
+    subset of the votes with :func:`count_fields` without sorting again."""
+    uniq, inv = _unordered_pairs(votes, True)
+    return (*_rows(votes, inv), 2 * len(uniq))
+
+
+def count_fields(
     answer: np.ndarray, forward_row: np.ndarray, reverse_row: np.ndarray, m: int
 ) -> np.ndarray:
     # The shown pair counts the answer itself (answer codes are field codes); the

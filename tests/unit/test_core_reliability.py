@@ -95,3 +95,62 @@ def test_a_consistent_well_sampled_study_is_publishable_and_reproducible():
     first = reliability_report(votes, config)
     assert first.gate.publishable, first.gate.failures
     assert first.to_dict() == reliability_report(votes, config).to_dict()
+
+
+def mixed_study(seed=3, n=3000):
+    """Several contexts, every answer kind, pairs shown both ways."""
+    rng = np.random.default_rng(seed)
+    a = rng.integers(0, 12, n)
+    b = (a + rng.integers(1, 12, n)) % 12
+    answer = rng.choice([0, 1, 2, 3], n, p=[0.5, 0.2, 0.1, 0.2])
+    return VoteArrays.from_columns(rng.integers(0, 150, n), a, b, rng.integers(0, 3, n), answer)
+
+
+def test_each_half_is_read_as_summarize_edges_would_read_that_half_alone():
+    from moralgraph.core.edges import summarize_edges
+    from moralgraph.core.reliability import _half_view, _ShownRows
+
+    votes, config = mixed_study(), Config()
+    rows = _ShownRows.of(votes)
+    mask = np.random.default_rng(1).random(votes.n_votes) < 0.5
+    answered, likelihood, kept = _half_view(votes, rows, mask, config)
+
+    table = summarize_edges(votes.take(mask), config)
+    by_key = {
+        (c, s, d): (w + nw + lw + u > 0, lik, k)
+        for c, s, d, w, nw, lw, u, lik, k in zip(
+            table.context,
+            table.src,
+            table.dst,
+            table.wiser,
+            table.not_wiser,
+            table.less_wise,
+            table.unsure,
+            table.likelihood,
+            table.kept,
+            strict=True,
+        )
+    }
+    first_vote = {row: i for i, row in reversed(list(enumerate(rows.forward.tolist())))}
+    shown = [
+        (votes.context[v], votes.src[v], votes.dst[v])
+        for v in (first_vote[row] for row in rows.shown.tolist())
+    ]
+    assert len(set(shown)) == len(set(zip(votes.context, votes.src, votes.dst, strict=True)))
+    for i, key in enumerate(shown):
+        expected = by_key.get(key, (False, np.nan, False))
+        assert (answered[i], kept[i]) == (expected[0], expected[2])
+        if expected[0]:
+            assert likelihood[i] == expected[1]
+
+
+def test_heldout_folds_started_from_the_full_fit_predict_as_folds_fitted_from_zero():
+    from moralgraph.core.rank import bradley_terry
+
+    votes, config = mixed_study(), Config()
+    _, full = bradley_terry(votes, config)
+    cold = heldout_prediction(votes, config, folds=5, rng=np.random.default_rng(0))
+    warm = heldout_prediction(votes, config, folds=5, rng=np.random.default_rng(0), full_fit=full)
+
+    assert warm.votes == cold.votes and warm.bt_accuracy == cold.bt_accuracy
+    assert warm.bt_log_loss == pytest.approx(cold.bt_log_loss, abs=1e-7)
