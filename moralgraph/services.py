@@ -365,7 +365,7 @@ def _inputs_summary(newest: GraphBuild | None, inputs: dict[str, str]) -> dict[s
 def _graph_build_store(study: Study, parts: Parts, progress: Progress) -> GraphBuild:
     newest = selectors.latest_graph_build(study)
     head = clean(parts.head)
-    digest = hashlib.sha256(dumps(head).encode())
+    digest = hashlib.sha256(dumps(head, cleaned=True).encode())
     titles, names = label_tables(head["labels"])
     build = GraphBuild.objects.create(study=study, summary={}, config=head["config"])
     entries: dict[str, Any] = {}
@@ -373,14 +373,14 @@ def _graph_build_store(study: Study, parts: Parts, progress: Progress) -> GraphB
     total = head["counts"]["contexts"]
     for done, (context_id, section) in enumerate(parts.contexts(), start=1):
         section = clean(section)
-        digest.update(dumps({str(context_id): section}).encode())
+        digest.update(dumps({str(context_id): section}, cleaned=True).encode())
         entries[str(context_id)], data = context_piece(context_id, section, titles, names)
         pieces = _sections_add(
             pieces, GraphBuildSection(build=build, key=section_key(context_id), data=data)
         )
         progress(done, total + 1, f"{done} of {total} contexts written.")
     overall = clean(parts.overall(True))
-    digest.update(dumps({GLOBAL_SECTION: overall}).encode())
+    digest.update(dumps({GLOBAL_SECTION: overall}, cleaned=True).encode())
     pieces.append(
         GraphBuildSection(build=build, key=GLOBAL_SECTION, data=global_piece(overall, titles))
     )

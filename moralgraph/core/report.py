@@ -52,31 +52,48 @@ PAGERANK_NOTES = {
 def _edge_rows(
     table: EdgeTable, votes: VoteArrays, bridging: Bridging | None, contexts: list | None
 ) -> list[dict[str, Any]]:
-    rows = []
-    for i in range(len(table)):
-        row: dict[str, Any] = {
-            "sourceValueId": votes.values[table.src[i]],
-            "wiserValueId": votes.values[table.dst[i]],
-            "counts": {
-                "markedWiser": int(table.wiser[i]),
-                "markedNotWiser": int(table.not_wiser[i]),
-                "markedLessWise": int(table.less_wise[i]),
-                "markedUnsure": int(table.unsure[i]),
-                "impressions": int(table.impressions[i]),
-            },
-            "raters": int(table.raters[i]),
-            "summary": {
-                "wiserLikelihood": float(table.likelihood[i]),
-                "entropy": float(table.entropy[i]),
-            },
-            "kept": bool(table.kept[i]),
-        }
+    values = votes.values
+    columns = zip(
+        table.src.tolist(),
+        table.dst.tolist(),
+        table.wiser.tolist(),
+        table.not_wiser.tolist(),
+        table.less_wise.tolist(),
+        table.unsure.tolist(),
+        table.impressions.tolist(),
+        table.raters.tolist(),
+        table.likelihood.tolist(),
+        table.entropy.tolist(),
+        table.kept.tolist(),
+        strict=True,
+    )
+    rows = EdgeRows(_edge_row(values, *fields) for fields in columns)
+    for i, row in enumerate(rows):
         if contexts is not None:
             row["contexts"] = [votes.contexts[c] for c in contexts[i]]
         if bridging is not None:
             row["bridging"] = _bridging_row(bridging, i)
-        rows.append(row)
     return rows
+
+
+def _edge_row(
+    values: list, src, dst, wiser, not_wiser, less_wise, unsure, impressions, raters, *summary
+) -> dict[str, Any]:
+    likelihood, entropy, kept = summary
+    return {
+        "sourceValueId": values[src],
+        "wiserValueId": values[dst],
+        "counts": {
+            "markedWiser": wiser,
+            "markedNotWiser": not_wiser,
+            "markedLessWise": less_wise,
+            "markedUnsure": unsure,
+            "impressions": impressions,
+        },
+        "raters": raters,
+        "summary": {"wiserLikelihood": likelihood, "entropy": entropy},
+        "kept": kept,
+    }
 
 
 def _bridging_row(bridging: Bridging, i: int) -> dict[str, Any]:
@@ -93,10 +110,16 @@ def _bridging_row(bridging: Bridging, i: int) -> dict[str, Any]:
 
 
 def _scores_by_context(scores: Scores, votes: VoteArrays) -> dict[int, list[dict[str, Any]]]:
+    values = votes.values
     result: dict[int, list[dict[str, Any]]] = {}
-    for i in range(len(scores)):
-        entry = {"value": votes.values[scores.value[i]], "score": float(scores.score[i])}
-        result.setdefault(int(scores.context[i]), []).append(entry)
+    columns = zip(
+        scores.context.tolist(), scores.value.tolist(), scores.score.tolist(), strict=True
+    )
+    for context, value, score in columns:
+        rows = result.get(context)
+        if rows is None:
+            rows = result[context] = FlatRows()
+        rows.append({"value": values[value], "score": score})
     return result
 
 
@@ -104,16 +127,19 @@ def _bt_by_context(
     fit: BTFit, intervals: BTIntervals, votes: VoteArrays
 ) -> dict[int, list[dict[str, Any]]]:
     order = np.lexsort((fit.node_value, -fit.theta, fit.node_context))
+    values = votes.values
     result: dict[int, list[dict[str, Any]]] = {}
-    for i in order.tolist():
-        entry = {
-            "value": votes.values[fit.node_value[i]],
-            "theta": float(fit.theta[i]),
-            "lo": float(intervals.lo[i]),
-            "hi": float(intervals.hi[i]),
-            "prob_top": float(intervals.prob_top[i]),
-        }
-        result.setdefault(int(fit.node_context[i]), []).append(entry)
+    columns = zip(
+        *(a[order].tolist() for a in (fit.node_context, fit.node_value, fit.theta)),
+        *(a[order].tolist() for a in (intervals.lo, intervals.hi, intervals.prob_top)),
+        strict=True,
+    )
+    for context, value, theta, lo, hi, prob_top in columns:
+        rows = result.get(context)
+        if rows is None:
+            rows = result[context] = FlatRows()
+        row = {"value": values[value], "theta": theta, "lo": lo, "hi": hi, "prob_top": prob_top}
+        rows.append(row)
     return result
 
 
@@ -216,7 +242,7 @@ def _parts(
         l2=config.bt_l2,
         alpha_l2=config.bt_alpha_l2,
     )
-    reliability = reliability_report(votes, config, rng=rng, thresholds=thresholds)
+    reliability = reliability_report(votes, config, rng=rng, thresholds=thresholds, full_fit=fit)
     quality = quality_section(votes, rater_flags, config) if rater_flags is not None else None
     if quality is not None:
         reliability = gate_with_flags(reliability, quality["flagged_share"], thresholds)
@@ -347,9 +373,36 @@ def _counts(votes: VoteArrays) -> dict[str, Any]:
     }
 
 
+class EdgeRows(list):
+    """Edge rows as :func:`_edge_rows` makes them: every value already a Python str, int,
+    bool or float, in one fixed shape, so :func:`clean` rounds their floats without walking
+    each row."""
+
+
+class FlatRows(list):
+    """Rows whose values are all str, int, bool, None or float (rankings, Bradley-Terry
+    entries): :func:`clean` rounds their floats in one pass, without recursion."""
+
+
+class _CleanEdgeRows(list):
+    """Edge rows :func:`clean` has made JSON-ready; cleaning them again returns them."""
+
+
+class _CleanFlatRows(list):
+    """Flat rows :func:`clean` has made JSON-ready; cleaning them again returns them."""
+
+
 def clean(obj: Any) -> Any:
     """JSON-ready copy: numpy scalars to Python, floats rounded, NaN and inf to None."""
     kind = type(obj)
+    if kind is _CleanEdgeRows or kind is _CleanFlatRows:
+        return obj
+    if kind is EdgeRows:
+        return _CleanEdgeRows(_clean_edge_row(row) for row in obj)
+    if kind is FlatRows:
+        return _CleanFlatRows(
+            {k: _clean_float(v) if type(v) is float else v for k, v in row.items()} for row in obj
+        )
     if kind is dict:
         return {str(k): clean(v) for k, v in obj.items()}
     if kind is list or kind is tuple:
@@ -359,18 +412,38 @@ def clean(obj: Any) -> Any:
     if isinstance(obj, np.generic):
         obj = obj.item()
     if isinstance(obj, float):
-        if not math.isfinite(obj):
-            return None
-        rounded = round(obj, FLOAT_DIGITS)
-        return 0.0 if rounded == 0 else rounded
+        return _clean_float(obj)
     return clean(dict(obj)) if isinstance(obj, Mapping) else obj
 
 
-def dumps(result: Mapping[str, Any]) -> str:
+def _clean_float(value: float) -> float | None:
+    if not math.isfinite(value):
+        return None
+    rounded = round(value, FLOAT_DIGITS)
+    return 0.0 if rounded == 0 else rounded
+
+
+def _clean_edge_row(row: dict[str, Any]) -> dict[str, Any]:
+    summary = row["summary"]
+    out = {
+        **row,
+        "summary": {
+            "wiserLikelihood": _clean_float(summary["wiserLikelihood"]),
+            "entropy": _clean_float(summary["entropy"]),
+        },
+    }
+    if "bridging" in row:
+        out["bridging"] = clean(row["bridging"])
+    return out
+
+
+def dumps(result: Mapping[str, Any], *, cleaned: bool = False) -> str:
     """Deterministic JSON text: sorted keys, rounded floats, no spaces, a trailing newline.
 
     Compact on purpose: with ``indent`` the standard library falls back to its pure-Python
-    encoder, which took most of a 100k-vote build.
+    encoder, which took most of a 100k-vote build. ``cleaned``: ``result`` already went
+    through :func:`clean`, so it is not walked again.
     """
-    text = json.dumps(clean(result), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    data = result if cleaned else clean(result)
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return text + "\n"
