@@ -8,11 +8,13 @@ participant's id as a string (the key of :func:`study_rater_groups`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
-from django.db.models import Count, Min, OuterRef, QuerySet, Subquery
+from django.db import connections
+from django.db.models import Count, FloatField, Func, Min, OuterRef, QuerySet, Subquery
+from django.db.models.functions import Length
 
 from elicitation.models import Context, Impression, Participant, Study, WisdomVote
 
@@ -22,6 +24,27 @@ from .export import ContextInput, ValueInput
 from .models import CanonicalValue, RaterExclusion, UpgradeHypothesis
 
 CHUNK_SIZE = 10_000
+
+
+class Epoch(Func):
+    """A datetime as seconds since 1970 (UTC), worked out by the database, so that no
+    ``datetime`` is built per row. SQLite keeps datetimes as text; its ``strftime('%s')``
+    drops the fraction, which is added back from the text to the microsecond."""
+
+    output_field = FloatField()
+
+    def as_sql(self, compiler, connection, **extra):
+        return super().as_sql(
+            compiler,
+            connection,
+            template="CAST(EXTRACT(EPOCH FROM %(expressions)s) AS double precision)",
+            **extra,
+        )
+
+    def as_sqlite(self, compiler, connection, **extra):
+        sql, params = compiler.compile(self.source_expressions[0])
+        text = f"CAST(strftime('%%s', {sql}) AS REAL) + CAST('0' || substr({sql}, 20) AS REAL)"
+        return f"({text})", (*params, *params)
 
 
 @dataclass(frozen=True)
@@ -51,12 +74,13 @@ def study_vote_arrays(study: Study) -> tuple[VoteArrays, VoteLabels]:
         )
     )
     rater, src, dst, context, answer = [], [], [], [], []
-    for row in rows.iterator(chunk_size=CHUNK_SIZE):
-        rater.append(str(row[0]))
-        src.append(row[1])
-        dst.append(row[2])
-        context.append(row[3])
-        answer.append(ANSWER_CODES[row[4]])
+    for chunk in raw_chunks(rows):
+        columns = list(zip(*chunk, strict=True))
+        rater.extend(map(str, columns[0]))
+        src.extend(columns[1])
+        dst.extend(columns[2])
+        context.extend(columns[3])
+        answer.extend(ANSWER_CODES[a] for a in columns[4])
     votes = VoteArrays.from_columns(
         np.asarray(rater, dtype=str),
         np.asarray(src, dtype=np.int64),
@@ -65,6 +89,18 @@ def study_vote_arrays(study: Study) -> tuple[VoteArrays, VoteLabels]:
         np.asarray(answer, dtype=np.int8),
     )
     return votes, _labels(votes)
+
+
+def raw_chunks(queryset: QuerySet) -> Iterator[list[tuple]]:
+    """The rows of a ``values_list`` query as the database driver gives them, a chunk at a
+    time (a server-side cursor where the database has them, as ``.iterator()`` uses): no
+    Django converter runs per value, so only for columns that need none (ids, text, the
+    floats of :class:`Epoch`)."""
+    sql, params = queryset.query.sql_with_params()
+    with connections[queryset.db].chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while chunk := cursor.fetchmany(CHUNK_SIZE):
+            yield chunk
 
 
 def _labels(votes: VoteArrays) -> VoteLabels:
@@ -131,11 +167,11 @@ def study_contexts(study: Study) -> list[ContextInput]:
 def study_rater_arrivals(study: Study) -> list[RaterArrival]:
     """Every participant of the study (voter or not) with their client hash and arrival."""
     rows = Participant.objects.filter(study=study).order_by("id")
+    columns = rows.values_list("id", "client_hash", Epoch("created_at"))
     return [
-        RaterArrival(str(pk), client, created.timestamp())
-        for pk, client, created in rows.values_list("id", "client_hash", "created_at").iterator(
-            chunk_size=CHUNK_SIZE
-        )
+        RaterArrival(str(pk), client, created)
+        for chunk in raw_chunks(columns)
+        for pk, client, created in chunk
     ]
 
 
@@ -159,37 +195,45 @@ def study_timed_votes(study: Study) -> list[TimedVote]:
     )
     rows = (
         WisdomVote.objects.filter(hypothesis__study=study)
-        .annotate(shown_at=Subquery(first_shown))
         .order_by("id")
-        .values_list("participant_id", "hypothesis_id", "answer", "shown_at", "created_at")
+        .values_list(
+            "participant_id",
+            "hypothesis_id",
+            "answer",
+            Epoch(Subquery(first_shown)),
+            Epoch("created_at"),
+        )
     )
     chars = _hypothesis_chars(study)
     return [
-        TimedVote(
-            str(rater),
-            item,
-            answer,
-            shown.timestamp() if shown else None,
-            voted.timestamp(),
-            chars.get(item, 0),
-        )
-        for rater, item, answer, shown, voted in rows.iterator(chunk_size=CHUNK_SIZE)
+        TimedVote(str(rater), item, answer, shown, voted, chars.get(item, 0))
+        for chunk in raw_chunks(rows)
+        for rater, item, answer, shown, voted in chunk
     ]
 
 
 def _hypothesis_chars(study: Study) -> dict[int, int]:
-    rows = UpgradeHypothesis.objects.filter(study=study).values_list(
-        "id",
-        "story",
-        "context__name",
-        "from_value__title",
-        "from_value__description",
-        "from_value__policies",
-        "to_value__title",
-        "to_value__description",
-        "to_value__policies",
+    """Characters each hypothesis shows: its story, its context's name and both values'
+    title, description and policies (each value read once, however many hypotheses use it)."""
+    values = CanonicalValue.objects.filter(study=study).values_list(
+        "id", "title", "description", "policies"
     )
-    return {row[0]: sum(_text_length(part) for part in row[1:]) for row in rows}
+    value_chars = {
+        pk: len(title) + len(description) + _text_length(policies)
+        for pk, title, description, policies in values.iterator(chunk_size=CHUNK_SIZE)
+    }
+    contexts = Context.objects.filter(study=study).values_list("id", Length("name"))
+    context_chars = dict(contexts)
+    rows = UpgradeHypothesis.objects.filter(study=study).values_list(
+        "id", Length("story"), "context_id", "from_value_id", "to_value_id"
+    )
+    return {
+        pk: (story or 0)
+        + context_chars.get(context, 0)
+        + value_chars.get(low, 0)
+        + value_chars.get(high, 0)
+        for pk, story, context, low, high in rows.iterator(chunk_size=CHUNK_SIZE)
+    }
 
 
 def _text_length(part: object) -> int:
