@@ -8,6 +8,7 @@ titles and names. Same votes and config, same result: write it with
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from .models import RaterExclusion
 
 #: The demographic answer that bridging splits raters by.
 BRIDGING_FIELD = "usPoliticalAffiliation"
+LOADING = "Loading votes."
 
 
 @dataclass(frozen=True)
@@ -72,8 +74,14 @@ def study_graph_parts(
     *,
     thresholds: GateThresholds | None = None,
     group_field: str = BRIDGING_FIELD,
+    on_stage: Callable[[str], None] | None = None,
 ) -> Parts:
-    """:func:`study_graph` in pieces made as they are read (see :class:`core.report.Parts`)."""
+    """:func:`study_graph` in pieces made as they are read (see :class:`core.report.Parts`).
+
+    ``on_stage(name)`` is told as the votes are loaded (:data:`LOADING`) and as each of
+    :data:`core.report.STAGES` begins."""
+    if on_stage is not None:
+        on_stage(LOADING)
     inputs = _inputs(study, group_field)
     parts = aggregate_parts(
         inputs.votes,
@@ -81,6 +89,7 @@ def study_graph_parts(
         groups=inputs.groups or None,
         thresholds=thresholds or gate_thresholds(),
         rater_flags=inputs.flags,
+        on_stage=on_stage,
     )
     _describe_quality(parts.head["rater_quality"], inputs)
     parts.head.update(_extras(inputs, group_field))

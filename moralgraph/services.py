@@ -23,7 +23,7 @@ from elicitation.models import Context, Study, ValuesCard
 from . import aggregation, dedupe, hypotheses, moderation, selectors
 from .core import FLAGS, GLOBAL_SECTION, Config, dumps, section_key
 from .core.inputs import contexts_changed
-from .core.report import Parts, clean
+from .core.report import STAGES, Parts, clean
 from .core.store import SECTIONED, context_piece, global_piece, label_tables
 from .llm import ask_structured
 from .models import (
@@ -341,9 +341,26 @@ def graph_build(
     the head, then of each context section and the global one, in order. ``progress(done,
     total, message)`` is told of each context written.
     """
+    progress = progress or _silent
+    stages = [aggregation.LOADING, *STAGES]
+    # Until the votes are loaded the number of contexts is the study's (a close guess).
+    steps = len(stages) + Context.objects.filter(study=study).count() + 1
+
+    def on_stage(name: str) -> None:
+        progress(stages.index(name), steps, name)
+
     with threadpool_limits(limits=1, user_api="blas"):
-        parts = aggregation.study_graph_parts(study, config)
-        return _graph_build_store(study, parts, progress or _silent)
+        parts = aggregation.study_graph_parts(study, config, on_stage=on_stage)
+        return _graph_build_store(study, parts, _after_stages(progress, len(stages)))
+
+
+def _after_stages(progress: Progress, stages: int) -> Progress:
+    """``progress`` for the sections, counted after the stages that came before them."""
+
+    def told(done: int, total: int, message: str) -> None:
+        progress(stages + done, stages + total, message)
+
+    return told
 
 
 def _silent(done: int, total: int, message: str) -> None:

@@ -40,6 +40,12 @@ from .reliability import GateThresholds, ReliabilityReport, reliability_report
 from .types import ANSWERS, WISER, Config, VoteArrays
 
 SCHEMA_VERSION = 1
+#: The steps of :func:`aggregate_parts` before any section is made, in order.
+STAGES = (
+    "Fitting Bradley-Terry scores.",
+    "Bradley-Terry intervals and P(top).",
+    "Reliability and the publishing gate.",
+)
 FLOAT_DIGITS = 10
 PAGERANK_NOTES = {
     MAI_ALGORITHM: "MAI PageRank: damping 0.85, fixed iterations from uniform, no "
@@ -216,12 +222,19 @@ def aggregate_parts(
     groups: Mapping[str, str] | None = None,
     thresholds: GateThresholds | None = None,
     rater_flags: Mapping[str, Sequence[str]] | None = None,
+    on_stage: Callable[[str], None] | None = None,
 ) -> Parts:
-    """:func:`aggregate` as :class:`Parts`, so a caller can write each section as it is made."""
+    """:func:`aggregate` as :class:`Parts`, so a caller can write each section as it is made.
+
+    ``on_stage(name)`` is told as each of :data:`STAGES` begins (for a progress bar)."""
     config = config or Config()
     thresholds = thresholds or GateThresholds()
     with _one_blas_thread():
-        return _parts(votes, config, groups, thresholds, rater_flags)
+        return _parts(votes, config, groups, thresholds, rater_flags, on_stage or _quiet)
+
+
+def _quiet(stage: str) -> None:
+    return None
 
 
 def _parts(
@@ -230,9 +243,12 @@ def _parts(
     groups: Mapping[str, str] | None,
     thresholds: GateThresholds,
     rater_flags: Mapping[str, Sequence[str]] | None,
+    on_stage: Callable[[str], None],
 ) -> Parts:
     rng = np.random.default_rng(config.seed)
+    on_stage(STAGES[0])
     data, fit = bradley_terry(votes, config)
+    on_stage(STAGES[1])
     intervals = bt_intervals(
         data,
         fit,
@@ -242,6 +258,7 @@ def _parts(
         l2=config.bt_l2,
         alpha_l2=config.bt_alpha_l2,
     )
+    on_stage(STAGES[2])
     reliability = reliability_report(votes, config, rng=rng, thresholds=thresholds, full_fit=fit)
     quality = quality_section(votes, rater_flags, config) if rater_flags is not None else None
     if quality is not None:

@@ -150,7 +150,7 @@ def test_new_votes_or_another_config_make_a_new_build(study):
 
 
 def test_nan_and_infinity_are_stored_as_none(study, monkeypatch):
-    def graph_with_nan(study, config=None):
+    def graph_with_nan(study, config=None, on_stage=None):
         head = {
             "config": {},
             "counts": {"votes": 0, "contexts": 1},
@@ -206,13 +206,22 @@ def test_the_admin_lists_builds_but_cannot_add_or_change_them(client, study, dja
     assert add.status_code == 403 and changed.status_code == 403
 
 
-def test_a_build_reports_each_context_as_it_is_written(study):
+def test_a_build_reports_each_stage_then_each_context_as_it_is_written(study):
     context = voted_study(study)
     told = []
 
     build = graph_build(study=study, config=FAST, progress=lambda *args: told.append(args))
 
-    assert told == [(1, 2, "1 of 1 contexts written."), (2, 2, "Built.")]
+    assert [done for done, _, _ in told] == [0, 1, 2, 3, 5, 6]
+    assert {total for _, total, _ in told} == {6}
+    assert [message for _, _, message in told] == [
+        "Loading votes.",
+        "Fitting Bradley-Terry scores.",
+        "Bradley-Terry intervals and P(top).",
+        "Reliability and the publishing gate.",
+        "1 of 1 contexts written.",
+        "Built.",
+    ]
     assert build.sections.filter(key=section_key(context.pk)).exists()
 
 
