@@ -349,9 +349,32 @@ class ProgressWriter:
             if not (due or done >= total):
                 return
             self.written_at = now
-        Job.objects.filter(pk=self.job_id, state=Job.State.RUNNING).update(
+        if not (connection.in_atomic_block and self._written_apart(done, total, message)):
+            self._write(done, total, message)
+
+    def _write(self, done: int, total: int, message: str) -> int:
+        return Job.objects.filter(pk=self.job_id, state=Job.State.RUNNING).update(
             progress_done=done,
             progress_total=total,
             message=message[:MESSAGE_MAX],
             updated_at=timezone.now(),
         )
+
+    def _written_apart(self, done: int, total: int, message: str) -> bool:
+        """Inside the work's own transaction (a graph build writing its sections) the row
+        would change only when that commits: write it on a connection of its own. False
+        where that cannot be done (SQLite has one writer; the row is not committed yet)."""
+        if connection.vendor == "sqlite":
+            return False
+        written: list[int] = []
+
+        def write() -> None:
+            try:
+                written.append(self._write(done, total, message))
+            finally:
+                connection.close()
+
+        writer = threading.Thread(target=write, name=f"job-{self.job_id}-progress")
+        writer.start()
+        writer.join()
+        return bool(written and written[0])

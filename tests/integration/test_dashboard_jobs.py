@@ -323,6 +323,29 @@ def test_progress_is_written_at_most_twice_a_second_but_always_at_the_end(study)
     assert seen() == (10, "all")
 
 
+@pytest.mark.django_db(transaction=True)
+def test_progress_told_inside_the_work_transaction_is_seen_by_the_dashboard_at_once(study):
+    from django.db import connection, transaction
+
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite has one writer: there the bar moves when the work commits")
+    job = Job.objects.create(study=study, kind="build", state=Job.State.RUNNING)
+    progress = ProgressWriter(job.pk)
+    seen = []
+
+    def dashboard_reads() -> None:
+        seen.append(Job.objects.get(pk=job.pk).progress_done)
+        connection.close()
+
+    with transaction.atomic():
+        progress(4, 10, "1 of 6 contexts written.")
+        reader = threading.Thread(target=dashboard_reads)
+        reader.start()
+        reader.join()
+
+    assert seen == [4]
+
+
 def test_with_a_broker_the_job_goes_to_a_worker_and_keeps_the_task_id(
     study, committed, settings, monkeypatch
 ):
