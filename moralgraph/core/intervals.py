@@ -47,6 +47,8 @@ from .rank import BTData, BTFit, BTIntervals
 EXACT_LIMIT = 150
 #: Bootstrap samples solved together: memory is about ``nodes * CHUNK * 8`` bytes a matrix.
 CHUNK = 25
+#: Largest padded block system (bytes) the exact refit solves in one batched call.
+PADDED_BYTES = 64 * 2**20
 _TIE = 1e-9
 
 
@@ -210,6 +212,10 @@ class _ExactRefit:
             (int(start), int(size), np.flatnonzero(block_of == i))
             for i, (start, size) in enumerate(zip(starts, sizes, strict=True))
         ]
+        # Padded layout (every block as wide as the widest), to solve all blocks at once.
+        self.width = int(sizes.max(initial=0))
+        node_block = np.repeat(np.arange(len(sizes)), sizes)
+        self.slot = node_block * self.width + (np.arange(self.n) - np.repeat(starts, sizes))
 
     def refit(self, x: np.ndarray, weights: np.ndarray, iterations: int = 30) -> np.ndarray:
         """Parameters (abilities, then acquiescence) x samples, each sample's optimum."""
@@ -244,6 +250,42 @@ class _ExactRefit:
 
     def _solve(self, h, grad):
         """Newton step for the arrow Hessian: blocks first, then the acquiescence."""
+        padded = len(h) * len(self.blocks) * self.width**2 * (self.m + self.width)
+        if padded * 8 <= PADDED_BYTES:
+            return self._solve_padded(h, grad)
+        return self._solve_blocks(h, grad)
+
+    def _solve_padded(self, h, grad):
+        """:meth:`_solve_blocks` with every block padded to the widest (ridge on the padding,
+        which then solves to zero) and solved in one batched call."""
+        k, n_blocks, width, m = len(h), len(self.blocks), self.width, self.m
+        slots = n_blocks * width
+        a, b = self.slot[self.a], self.slot[self.b]
+        local_a, local_b = a % width, b % width
+        pairs = ((b, local_b, h), (a, local_a, h), (a, local_b, -h), (b, local_a, -h))
+        hessian = _scatter2(pairs, slots, width).reshape(k, n_blocks, width, width)
+        hessian[:, :, np.arange(width), np.arange(width)] += self.l2
+        coupling = _scatter2(((b, self.alpha, h), (a, self.alpha, -h)), slots, m)
+        coupling = coupling.reshape(k, n_blocks, width, m)
+        rhs = np.zeros((k, slots))
+        rhs[:, self.slot] = grad[:, : self.n]
+        both = np.concatenate([rhs.reshape(k, n_blocks, width, 1), coupling], axis=3)
+        sol = np.linalg.solve(hessian, both)
+        coupled = coupling.transpose(0, 1, 3, 2)
+        schur = np.zeros((k, m, m))
+        idx = np.arange(m)
+        schur[:, idx, idx] = _scatter(h, self.alpha, m) + self.alpha_l2
+        schur -= (coupled @ sol[..., 1:]).sum(axis=1)
+        alpha_rhs = grad[:, self.n :] - (coupled @ sol[..., :1]).sum(axis=1)[..., 0]
+        d_alpha = np.linalg.solve(schur, alpha_rhs[..., None])
+        nodes = sol[..., 0] - (sol[..., 1:] @ d_alpha[:, None])[..., 0]
+        step = np.empty_like(grad)
+        step[:, self.n :] = d_alpha[..., 0]
+        step[:, : self.n] = nodes.reshape(k, slots)[:, self.slot]
+        return step
+
+    def _solve_blocks(self, h, grad):
+        """One block at a time: for blocks too many or too wide to pad in memory."""
         k = len(h)
         schur = np.zeros((k, self.m, self.m))
         idx = np.arange(self.m)

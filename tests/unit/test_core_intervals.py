@@ -129,3 +129,31 @@ def test_aggregate_runs_blas_on_one_thread(monkeypatch):
     votes, _ = latent_study(values=6, contexts=1, raters=30)
     report.aggregate(votes, Config(bootstrap_samples=3, split_half_repeats=2, folds=2))
     assert seen and set(seen) == {1}
+
+
+def test_the_exact_refit_gives_the_same_intervals_padded_in_one_call_or_block_by_block(
+    monkeypatch,
+):
+    from moralgraph.core import intervals
+    from moralgraph.core.rank import bradley_terry
+    from moralgraph.core.types import Config, VoteArrays
+
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 30, 3000)
+    b = (a + rng.integers(1, 30, 3000)) % 30
+    answer = rng.choice([0, 1, 2, 3], 3000, p=[0.5, 0.2, 0.1, 0.2])
+    votes = VoteArrays.from_columns(
+        rng.integers(0, 300, 3000), a, b, rng.integers(0, 4, 3000), answer
+    )
+    data, fit = bradley_terry(votes, Config())
+
+    def run():
+        return intervals.bt_intervals(data, fit, samples=50, rng=np.random.default_rng(1))
+
+    padded = run()
+    monkeypatch.setattr(intervals, "PADDED_BYTES", 0)
+    by_block = run()
+
+    np.testing.assert_allclose(padded.lo, by_block.lo, atol=1e-6)
+    np.testing.assert_allclose(padded.hi, by_block.hi, atol=1e-6)
+    np.testing.assert_allclose(padded.prob_top, by_block.prob_top, atol=1e-9)
