@@ -85,3 +85,11 @@ def test_the_image_copies_files_that_exist():
         assert (ROOT / source).exists(), source
     targets = set(re.findall(r"^FROM \S+ AS (\w+)", dockerfile, flags=re.MULTILINE))
     assert {services()[s]["build"]["target"] for s in ("web", "nginx")} <= targets
+
+
+def test_the_worker_serves_its_metrics_and_keeps_every_app_variable():
+    worker, web = services()["worker"], services()["web"]
+
+    port = worker["environment"]["MGE_WORKER_METRICS_PORT"]
+    assert port != "0" and port in worker["expose"]
+    assert set(web["environment"]) < set(worker["environment"])
