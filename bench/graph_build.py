@@ -120,9 +120,13 @@ def _restore_old_path(services, report, rank) -> None:
     services.dumps = lambda result: indented(result) + "\n"
 
 
-def timed_child(study_id: int, path: str, env: dict[str, str]) -> tuple[float, float, int]:
-    """Seconds, peak RSS in MB and votes of one build in a child process."""
-    args = [sys.executable, __file__, "--child", str(study_id), path]
+def timed_child(
+    study_id: int, path: str, env: dict[str, str], root: Path = ROOT
+) -> tuple[float, float, int]:
+    """Seconds, peak RSS in MB and votes of one build in a child process; ``root``: the
+    checkout whose code builds (another one for ``--baseline-root``)."""
+    env = {**env, "PYTHONPATH": str(root)}
+    args = [sys.executable, str(root / "bench" / "graph_build.py"), "--child", str(study_id), path]
     child = subprocess.Popen(args, stdout=subprocess.PIPE, env=env, text=True)  # noqa: S603
     out = child.stdout.read() if child.stdout else ""
     _, status, usage = os.wait4(child.pid, 0)
@@ -136,6 +140,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", nargs="+", default=["10k", "100k"], choices=list(SIZES))
     parser.add_argument("--million", action="store_true", help="add 1M votes (new path only)")
+    parser.add_argument(
+        "--baseline-root",
+        type=Path,
+        help="another checkout of this project (an earlier commit): its build is timed too, "
+        "on the same seeded studies, as a 'baseline' column",
+    )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if not os.environ.get("DATABASE_URL"):
@@ -152,8 +162,11 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     sizes = args.sizes + (["1M"] if args.million else [])
-    print("| votes | values | contexts | new s | new peak MB | old s | old peak MB | old/new |")
-    print("|---|---|---|---|---|---|---|---|")
+    base = args.baseline_root
+    extra = " baseline s | baseline/new |" if base else ""
+    head = "| votes | values | contexts | new s | new peak MB | old s | old peak MB | old/new |"
+    print(head + extra)
+    print("|---|---|---|---|---|---|---|---|" + ("---|---|" if base else ""))
     last = None
     for label in sizes:
         start = time.perf_counter()
@@ -164,7 +177,13 @@ def main() -> None:
         n_values, _, n_contexts = SIZES[label]
         old_cells = f"{old[0]:.2f} | {old[1]:.0f} | {old[0] / new_s:.1f}x" if old else "— | — | —"
         size = f"{votes:,} | {n_values:,} | {n_contexts}"
-        print(f"| {size} | {new_s:.2f} | {new_mb:.0f} | {old_cells} |")
+        row = f"| {size} | {new_s:.2f} | {new_mb:.0f} | {old_cells} |"
+        if base and old:
+            base_s = timed_child(study_id, "new", env, root=base)[0]
+            row += f" {base_s:.2f} | {base_s / new_s:.1f}x |"
+        elif base:
+            row += " — | — |"
+        print(row, flush=True)
         if old:
             last = (new_s, old[0], new_mb)
         Study.objects.filter(pk=study_id).delete()
