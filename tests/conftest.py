@@ -2,11 +2,17 @@
 
 import pytest
 from django.conf import settings
+from hypothesis import settings as hypothesis_settings
 
 from elicitation import services
 from elicitation.access import signed_token
 from elicitation.models import Participant, Question, Study
 from tests.fakes.fixtures import fake_llm, llm_settings  # noqa: F401
+
+# Property tests check behaviour, not speed: on a machine busy with other work one example can
+# take far over Hypothesis's 200 ms deadline and fail a correct test.
+hypothesis_settings.register_profile("mge", deadline=None)
+hypothesis_settings.load_profile("mge")
 
 
 @pytest.fixture

@@ -101,7 +101,7 @@ async def test_a_full_interview_streams_replies_and_ends_in_a_card(
     assert card.status == "draft" and card.context.name == SAMPLE_CARD["context"]
     await database_sync_to_async(interview.refresh_from_db)()
     assert interview.status == Interview.Status.CARD_PROPOSED
-    assert interview.prompt_version.startswith("3-")
+    assert interview.prompt_version.startswith("4-")
     calls = await database_sync_to_async(list)(LLMCall.objects.values_list("purpose", flat=True))
     assert calls == ["interview_turn"] * 3
     # The model was offered the card tool and saw the whole conversation each turn.
