@@ -123,6 +123,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sweep", default="100,250,500,1000")
     parser.add_argument("--webs", default="1,2")
+    parser.add_argument(
+        "--servers", default="uvicorn", help="ASGI servers to compare (ops/serve.py)"
+    )
     parser.add_argument("--token-delay", type=float, default=0.05, help="seconds between chunks")
     parser.add_argument("--ramp", type=int, default=100, help="handshakes in flight at once")
     parser.add_argument(
@@ -130,10 +133,12 @@ def main() -> None:
     )
     args = parser.parse_args()
     sweep = [int(n) for n in args.sweep.split(",")]
-    summary: dict[int, list] = {}
-    for webs in (int(n) for n in args.webs.split(",")):
-        summary[webs] = []
-        stack = Stack(webs=webs, worker=False, extra_env={"LOG_LEVEL": "ERROR"})
+    summary: dict[tuple[str, int], list] = {}
+    runs = [(s, int(n)) for s in args.servers.split(",") for n in args.webs.split(",")]
+    for server, webs in runs:
+        summary[server, webs] = []
+        env = {"LOG_LEVEL": "ERROR"}
+        stack = Stack(webs=webs, worker=False, extra_env=env, server=server)
         stack.llm_port = stack.ports.llm
         llm = fake_llm(stack.ports.llm, args.token_delay)
         try:
@@ -144,24 +149,42 @@ def main() -> None:
                     ms = [x * 1000 for x in stats["latencies"]]
                     p50, p99 = percentile(ms, 50), percentile(ms, 99)
                     print(
-                        f"webs={webs} sessions={sessions} held={stats['held_at_end']} "
+                        f"server={server} webs={webs} sessions={sessions} "
+                        f"held={stats['held_at_end']} "
                         f"p50_ms={p50:.1f} p99_ms={p99:.1f} errors={len(stats['errors'])} "
                         f"lost={stats['lost']} wall_s={stats['wall']:.1f} "
                         f"cpu_s={json.dumps({k: round(v, 1) for k, v in cpu.items()})} "
                         f"first_errors={stats['errors'][:2]}",
                         flush=True,
                     )
-                    summary[webs].append((sessions, p99, len(stats["errors"]), stats["lost"]))
+                    summary[server, webs].append(
+                        (sessions, p99, len(stats["errors"]), stats["lost"])
+                    )
         finally:
             llm.terminate()
             llm.wait(10)
     parts = [
-        f"webs={w}: held_p99_50ms={held(r, 50)} held_p99_100ms={held(r, 100)}"
-        for w, r in summary.items()
+        f"{s} webs={w}: held_p99_50ms={held(r, 50)} held_p99_100ms={held(r, 100)}"
+        for (s, w), r in summary.items()
     ]
-    one, two = held(summary.get(1, []), 100), held(summary.get(2, []), 100)
-    ratio = f"{two / one:.2f}" if one else "n/a"
-    print("; ".join(parts) + f"; ratio_2_to_1_at_100ms={ratio}")
+    print("; ".join(parts) + f"; {ratios(summary)}")
+
+
+def ratios(summary: dict[tuple[str, int], list]) -> str:
+    """Sessions held at p99 <= 100 ms: two processes against one, and the last server
+    against the first (one process), each where the baseline held any."""
+    servers = list(dict.fromkeys(server for server, _ in summary))
+    out = []
+    for server in servers:
+        one, two = held(summary.get((server, 1), []), 100), held(summary.get((server, 2), []), 100)
+        out.append(f"{server}_ratio_2_to_1_at_100ms={two / one:.2f}" if one else "")
+    if len(servers) > 1:
+        base, new = (held(summary.get((s, 1), []), 100) for s in (servers[0], servers[-1]))
+        out.append(
+            f"ratio_{servers[-1]}_to_{servers[0]}_at_100ms="
+            + (f"{new / base:.2f}" if base else "n/a")
+        )
+    return "; ".join(x for x in out if x) or "ratio=n/a"
 
 
 if __name__ == "__main__":

@@ -191,7 +191,13 @@ def test_the_container_reads_the_client_address_only_through_the_trusted_proxy_s
     compose = ROOT.joinpath("deploy/compose.yaml").read_text()
 
     command = next(line for line in dockerfile.splitlines() if line.startswith("CMD"))
-    assert "daphne" in command and "--proxy-headers" not in command
+    assert "ops.serve" in command
+    from ops.serve import server_command
+
+    for server in ("uvicorn", "daphne"):
+        argv = server_command(server, "0.0.0.0", 8000)
+        assert "--proxy-headers" not in argv
+    assert "--no-proxy-headers" in server_command("uvicorn", "0.0.0.0", 8000)
     assert re.search(r'MGE_TRUSTED_PROXY_COUNT: "1"', compose)
 
 

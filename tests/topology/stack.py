@@ -1,8 +1,9 @@
 """The production topology on one machine, without containers.
 
-nginx (deploy/nginx/, the files the compose image uses) in front of N Daphne web processes on
-the production settings, a Celery worker, and a PostgreSQL and a Redis of the stack's own on
-ports of its own, so faults can stop and restart them without touching anyone else's. Used by
+nginx (deploy/nginx/, the files the compose image uses) in front of N web processes
+(ops/serve.py) on the production settings, a Celery worker, and a PostgreSQL and a Redis of
+the stack's own on ports of its own, so faults can stop and restart them without touching
+anyone else's. Used by
 the topology test stage (tests/topology/) and by bench/interview_relay.py --nginx.
 
 Ports: MGE_TOPOLOGY_PORT_BASE (default 18740) and the next nine.
@@ -84,6 +85,7 @@ class Stack:
     worker: bool = True
     port_base: int = field(default_factory=default_port_base)
     extra_env: dict[str, str] = field(default_factory=dict)
+    server: str = "uvicorn"  # MGE_WEB_SERVER for the web processes (ops/serve.py)
 
     def __post_init__(self) -> None:
         self.ports = Ports(self.port_base)
@@ -233,8 +235,8 @@ class Stack:
 
     def web_start(self, index: int) -> None:
         port = getattr(self.ports, f"web{index}")
-        command = [sys.executable, "-m", "daphne", "--proxy-headers", "-b", "127.0.0.1"]
-        self.spawn(f"web{index}", [*command, "-p", str(port), "config.asgi:application"])
+        command = [sys.executable, "-m", "ops.serve", "--host", "127.0.0.1", "--port", str(port)]
+        self.spawn(f"web{index}", command, env={**self.env(), "MGE_WEB_SERVER": self.server})
         wait_for_port(port)
 
     def web_kill(self, index: int) -> None:
