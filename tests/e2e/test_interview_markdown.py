@@ -42,9 +42,12 @@ def test_make_my_card_appears_after_three_messages_and_writes_the_card_from_the_
     button = page.get_by_role("button", name="Make my card")
 
     say(page, "My sister faced this and I listened to her for hours.")
+    expect(bodies(page, "assistant").last).to_have_text("What happened?")
     say(page, "I noticed she needed to decide for herself, without pressure.")
+    expect(bodies(page, "assistant").last).to_have_text("What did you notice?")
     expect(button).to_be_hidden()
     say(page, "Because it was her life and her faith, not ours.")
+    expect(bodies(page, "assistant").last).to_have_text("Why?")
     expect(button).to_be_visible()
     fake_llm.script(Reply(json.dumps(SAMPLE_CARD)))  # the articulation call's answer
     button.click()
