@@ -4,6 +4,7 @@ A failed check is phrased for the model: the message of LLMOutputInvalid lists e
 plain words and is sent back to the model for one more try.
 """
 
+import html
 import json
 import re
 from dataclasses import dataclass
@@ -130,6 +131,7 @@ def validate_card_fields(
 
 
 def _draft_from(data: dict) -> tuple[CardDraft, list[str]]:
+    """The card's fields; HTML entities a model wrote ("it&#39;s") become their characters."""
     problems = []
     fields = {}
     for name in ("title", "description", "context"):
@@ -137,11 +139,12 @@ def _draft_from(data: dict) -> tuple[CardDraft, list[str]]:
         if not isinstance(value, str):
             problems.append(f"{name} must be a string.")
             value = ""
-        fields[name] = value.strip()
+        fields[name] = html.unescape(value).strip()
     policies = data.get("policies", [])
     if not isinstance(policies, list) or not all(isinstance(p, str) for p in policies):
         problems.append("policies must be a list of strings.")
         policies = []
+    policies = [html.unescape(policy) for policy in policies]
     context = fields["context"]
     if context[:4].lower() == "when":
         context = "When" + context[4:]

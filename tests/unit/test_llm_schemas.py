@@ -182,3 +182,25 @@ def test_the_tool_and_the_response_format_carry_the_same_card_schema():
     assert tool_schema == CARD_RESPONSE_FORMAT["json_schema"]["schema"] == card_json_schema()
     assert tool_schema["properties"]["description"]["maxLength"] == DESCRIPTION_MAX_CHARS
     assert tool_schema["properties"]["context"]["maxLength"] == CONTEXT_MAX_CHARS
+
+
+def test_html_entities_a_model_wrote_become_their_characters():
+    card = parse_values_card(
+        json.dumps(
+            {
+                "title": "Faith &amp; Freedom Together",
+                "description": "It&#39;s her choice, made with her faith and her family.",
+                "policies": [
+                    "MOMENTS when she says what she&#x27;s afraid of",
+                    "FEELINGS she has not said aloud yet",
+                    "SIGNS that she needs time more than advice",
+                ],
+                "context": "When the user is considering an abortion, it&#39;s a hard choice",
+            }
+        )
+    )
+
+    assert card.title == "Faith & Freedom Together"
+    assert card.description.startswith("It's her choice")
+    assert card.policies[0] == "MOMENTS when she says what she's afraid of"
+    assert card.context.endswith("it's a hard choice")
