@@ -7,7 +7,8 @@ shown, A != B, the story has STORY_CHARS characters, and neither the pair nor it
 earlier (in the answer, or already stored for the context).
 """
 
-from collections.abc import Collection, Iterable, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from elicitation.llm.errors import LLMOutputInvalid
@@ -50,20 +51,25 @@ def hypotheses_messages(
     return [{"role": "system", "content": system}, {"role": "user", "content": user}], prompt
 
 
-def parse_hypotheses(text: str, value_ids: Collection[int]) -> Parsed:
+def parse_hypotheses(
+    text: str, value_ids: Collection[int], titles: Mapping[int, str] | None = None
+) -> Parsed:
     """Usable proposals and reasons for the rest.
 
     Raises LLMOutputInvalid when the answer is not `{"hypotheses": [...]}`, or when it proposes
     something and none of it is usable: a retry with the reasons may do better. An empty list
-    is a valid answer.
+    is a valid answer. With ``titles`` (id -> title of the values shown), a value named by its
+    title instead of its id, as small models do, is read as that value when no other shown
+    value has the same title.
     """
     items = load_json_object(text).get("hypotheses")
     if not isinstance(items, list):
         raise LLMOutputInvalid('The answer needs a "hypotheses" list (an empty list is fine).')
+    ids = _ValueIds(value_ids, titles or {})
     parsed = Parsed()
     seen: set[Pair] = set()
     for number, item in enumerate(items, start=1):
-        proposal, problem = _proposal(item, value_ids)
+        proposal, problem = _proposal(item, ids)
         if proposal is not None and _known(proposal.pair, seen):
             problem = f"repeats the pair {proposal.from_id} -> {proposal.to_id} or its reverse"
         if problem is not None or proposal is None:
@@ -87,10 +93,34 @@ def _known(pair: Pair, seen: set[Pair]) -> bool:
     return pair in seen or (pair[1], pair[0]) in seen
 
 
-def _proposal(item: object, value_ids: Collection[int]) -> tuple[Proposal | None, str | None]:
+class _ValueIds:
+    """The shown values' ids, and their titles where a title names one value only."""
+
+    def __init__(self, ids: Collection[int], titles: Mapping[int, str]) -> None:
+        self.ids = ids
+        counts = Counter(_title_key(title) for title in titles.values())
+        self.by_title = {
+            _title_key(title): pk for pk, title in titles.items() if counts[_title_key(title)] == 1
+        }
+
+    def __contains__(self, pk: object) -> bool:
+        return pk in self.ids
+
+    def read(self, raw: object) -> int | None:
+        pk = as_id(raw)
+        if pk is None and isinstance(raw, str):
+            pk = self.by_title.get(_title_key(raw))
+        return pk
+
+
+def _title_key(title: str) -> str:
+    return " ".join(title.casefold().split()).strip(" .\"'")
+
+
+def _proposal(item: object, value_ids: _ValueIds) -> tuple[Proposal | None, str | None]:
     if not isinstance(item, dict):
         return None, "is not an object with from_id, to_id and story"
-    from_id, to_id = as_id(item.get("from_id")), as_id(item.get("to_id"))
+    from_id, to_id = value_ids.read(item.get("from_id")), value_ids.read(item.get("to_id"))
     story = item.get("story")
     story = story.strip() if isinstance(story, str) else ""
     if from_id not in value_ids or to_id not in value_ids:

@@ -287,7 +287,9 @@ def hypotheses_generate(*, context: Context, force: bool = False) -> list[Upgrad
     parsed = ask_structured(
         messages,
         tag=_tag("hypotheses", prompt, context.study),
-        parse=lambda text: hypotheses.parse_hypotheses(text, ids),
+        parse=lambda text: hypotheses.parse_hypotheses(
+            text, ids, {value.pk: value.title for value in values}
+        ),
     )
     for reason in parsed.refused:
         logger.info("Context %s: hypothesis refused: %s", context.pk, reason)

@@ -84,3 +84,25 @@ def test_the_prompt_carries_the_method_and_fences_the_data():
     assert "<context_text>\nWhen the user is &lt;context_text> grieving\n</context_text>" in user
     assert "Value 7:\n<card_text>\nTitle: Honest Care" in user
     assert "Value 9:" in user
+
+
+STORY = "A person first tried to steer their friend, then noticed that listening did more. " * 3
+
+
+def test_a_value_named_by_its_title_instead_of_its_id_is_read_as_that_value():
+    text = (
+        '{"hypotheses": [{"from_id": "respect and empathy", '
+        f'"to_id": "Religion and Personal Beliefs", "story": "{STORY}"}}]}}'
+    )
+    titles = {1: "Respect and Empathy", 2: "Religion and Personal Beliefs", 3: "Other"}
+
+    parsed = parse_hypotheses(text, {1, 2, 3}, titles)
+
+    assert [(p.from_id, p.to_id) for p in parsed.accepted] == [(1, 2)]
+
+
+def test_a_title_two_shown_values_share_is_not_guessed():
+    text = f'{{"hypotheses": [{{"from_id": "Care", "to_id": 2, "story": "{STORY}"}}]}}'
+
+    with pytest.raises(LLMOutputInvalid, match="not shown"):
+        parse_hypotheses(text, {1, 2, 3}, {1: "Care", 2: "Truth", 3: "care"})
