@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -117,16 +118,13 @@ def _bridging_row(bridging: Bridging, i: int) -> dict[str, Any]:
 
 def _scores_by_context(scores: Scores, votes: VoteArrays) -> dict[int, list[dict[str, Any]]]:
     values = votes.values
-    result: dict[int, list[dict[str, Any]]] = {}
+    result: defaultdict[int, FlatRows] = defaultdict(FlatRows)
     columns = zip(
         scores.context.tolist(), scores.value.tolist(), scores.score.tolist(), strict=True
     )
     for context, value, score in columns:
-        rows = result.get(context)
-        if rows is None:
-            rows = result[context] = FlatRows()
-        rows.append({"value": values[value], "score": score})
-    return result
+        result[context].append({"value": values[value], "score": score})
+    return dict(result)
 
 
 def _bt_by_context(
@@ -134,19 +132,16 @@ def _bt_by_context(
 ) -> dict[int, list[dict[str, Any]]]:
     order = np.lexsort((fit.node_value, -fit.theta, fit.node_context))
     values = votes.values
-    result: dict[int, list[dict[str, Any]]] = {}
+    result: defaultdict[int, FlatRows] = defaultdict(FlatRows)
     columns = zip(
         *(a[order].tolist() for a in (fit.node_context, fit.node_value, fit.theta)),
         *(a[order].tolist() for a in (intervals.lo, intervals.hi, intervals.prob_top)),
         strict=True,
     )
     for context, value, theta, lo, hi, prob_top in columns:
-        rows = result.get(context)
-        if rows is None:
-            rows = result[context] = FlatRows()
         row = {"value": values[value], "theta": theta, "lo": lo, "hi": hi, "prob_top": prob_top}
-        rows.append(row)
-    return result
+        result[context].append(row)
+    return dict(result)
 
 
 def _winner(
