@@ -283,13 +283,11 @@ def hypotheses_generate(*, context: Context, force: bool = False) -> list[Upgrad
     messages, prompt = hypotheses.hypotheses_messages(
         context.name, [_value_text(value) for value in values]
     )
-    ids = {value.pk for value in values}
+    titles = {value.pk: value.title for value in values}
     parsed = ask_structured(
         messages,
         tag=_tag("hypotheses", prompt, context.study),
-        parse=lambda text: hypotheses.parse_hypotheses(
-            text, ids, {value.pk: value.title for value in values}
-        ),
+        parse=lambda text: hypotheses.parse_hypotheses(text, titles.keys(), titles),
     )
     for reason in parsed.refused:
         logger.info("Context %s: hypothesis refused: %s", context.pk, reason)
