@@ -27,7 +27,7 @@ from .protocol import (
     error_frame,
     parse_client_frame,
 )
-from .turnlock import turn_claim, turn_kept, turn_release
+from .turnlock import TurnLockUnavailable, turn_claim, turn_kept, turn_release
 
 CLOSE_FORBIDDEN = 4403
 TURN_SAVE_GRACE_SECONDS = 5
@@ -35,6 +35,9 @@ TURN_ENDING_FRAMES = {"card", "error", "fallback"}
 
 
 class InterviewConsumer(AsyncJsonWebsocketConsumer):
+    # Nothing sends to an interview socket from another process, so it reads no channel layer:
+    # a Redis restart would otherwise close every open interview.
+    channel_layer_alias = None
     interview: Interview | None = None
     turn: asyncio.Task | None = None
     turn_open = False
@@ -115,7 +118,15 @@ class InterviewConsumer(AsyncJsonWebsocketConsumer):
             await self.release_turn()
 
     async def claim_turn(self) -> None:
-        if not await db(turn_claim)(self.interview.pk, self.owner):
+        try:
+            claimed = await db(turn_claim)(self.interview.pk, self.owner)
+        except TurnLockUnavailable:
+            raise ClientError(
+                "unavailable",
+                "We could not take your message just now. Please try again.",
+                retryable=True,
+            ) from None
+        if not claimed:
             raise ClientError(
                 "busy", "The interviewer is answering in another tab. Please wait.", retryable=True
             )

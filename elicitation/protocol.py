@@ -23,6 +23,8 @@ Server -> client frames:
                 Text refused by the hygiene gate (elicitation/hygiene.py): "bad_text" (lone
                 surrogates, NUL, other control characters), "empty_message" (nothing visible).
                 "rate_limited": messages and retries share one allowance per minute.
+                "unavailable": the turn could not be claimed (the cache is unreachable);
+                nothing was stored: send the message again in a moment.
                 "llm_message_cap": the interviewer already made MGE_LLM_CALLS_PER_MESSAGE
                 calls for this message; the participant may write again.
     pong

@@ -4,7 +4,9 @@ The claim lives in the cache (Redis in production), so two tabs, or two web proc
 both ask the model about one interview. A running turn renews its claim every
 TURN_LOCK_RENEW_SECONDS; a claim whose process died (kill -9, a lost node) is not renewed and
 lapses after TURN_LOCK_SECONDS, so the participant, reconnected to another process, can ask
-again within seconds rather than wait out the longest possible turn.
+again within seconds rather than wait out the longest possible turn. While the cache is
+unreachable no turn is claimed (TurnLockUnavailable), and a claim that cannot be released
+lapses by itself.
 """
 
 import asyncio
@@ -12,18 +14,27 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from django.core.cache import cache
+from redis.exceptions import RedisError
 
 TURN_LOCK_SECONDS = 15
 TURN_LOCK_RENEW_SECONDS = 5
 
 
+class TurnLockUnavailable(Exception):
+    """The cache that holds turn claims cannot be reached; ask again in a moment."""
+
+
 def turn_claim(interview_id: int, owner: str) -> bool:
-    return cache.add(_key(interview_id), owner, timeout=TURN_LOCK_SECONDS)
+    try:
+        return cache.add(_key(interview_id), owner, timeout=TURN_LOCK_SECONDS)
+    except RedisError as error:
+        raise TurnLockUnavailable from error
 
 
 def turn_release(interview_id: int, owner: str) -> None:
-    if cache.get(_key(interview_id)) == owner:
-        cache.delete(_key(interview_id))
+    with contextlib.suppress(RedisError):
+        if cache.get(_key(interview_id)) == owner:
+            cache.delete(_key(interview_id))
 
 
 @contextlib.asynccontextmanager

@@ -124,20 +124,35 @@ class Participant:
         """Until a reply ends, whatever happens to the socket in between; returns the end frame
         type ("reply_end" or "fallback")."""
         ws = await self.connect()
-        await self.send(ws, {"type": "message", "client_id": client_id, "content": text})
+        unsent = True
         while True:
             try:
+                if unsent:
+                    unsent = False  # after a dropped socket, resuming sends it again
+                    await self.send_message(ws, client_id, text)
                 ending = await self.follow(ws, client_id)
                 if ending is not None:
                     await ws.close()
                     return ending
-                await self.send(ws, {"type": "retry"})  # a retryable end: ask again
+                await self.ask_again(ws, client_id, text)
             except websockets.ConnectionClosed as closed:
                 self.frames.append({"closed": str(closed)})
                 self.reconnects += 1
                 ws = await self.reconnect(client_id, text)
                 if ws is None:
                     return "reply_end"
+
+    async def ask_again(self, ws, client_id: str, text: str) -> None:
+        """After a retryable end, as the browser's Retry button: the message again while it is
+        unacknowledged (after a pause), else the reply again."""
+        if client_id in self.acked:
+            await self.send(ws, {"type": "retry"})
+        else:
+            await asyncio.sleep(0.5)
+            await self.send_message(ws, client_id, text)
+
+    async def send_message(self, ws, client_id: str, text: str) -> None:
+        await self.send(ws, {"type": "message", "client_id": client_id, "content": text})
 
     async def reconnect(self, client_id: str, text: str):
         """A new socket that has resumed the turn, or None when the reply was stored whole.
@@ -157,7 +172,7 @@ class Participant:
         shown = {m["id"] for m in self.history["messages"]}
         assert self.acked_ids <= shown, f"acknowledged, not in history: {self.acked_ids - shown}"
         if client_id not in self.acked:  # never acknowledged: the browser sends it again
-            await self.send(ws, {"type": "message", "client_id": client_id, "content": text})
+            await self.send_message(ws, client_id, text)
         elif self.history["awaiting_reply"]:
             await self.send(ws, {"type": "retry"})
         else:  # the reply was stored whole before the socket dropped
