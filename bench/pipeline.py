@@ -179,10 +179,13 @@ def contexts_per_question(study) -> dict[str, int]:
 
 
 def raw_context_texts(study) -> set[str]:
-    """Every distinct context the interviewer wrote in a card tool call, as written."""
-    from elicitation.models import Message
+    """Every distinct context the interviewer wrote: as written in a card tool call, and each
+    new wording a card brought (a card written after "Make my card" leaves no tool call; one
+    that copied a listed context is not counted)."""
+    from elicitation.models import Context, Message
 
-    texts = set()
+    written = Context.objects.filter(study=study, source=Context.Source.INTERVIEW)
+    texts = set(written.values_list("name", flat=True))
     calls = Message.objects.filter(interview__question__study=study).exclude(tool_calls=[])
     for tool_calls in calls.values_list("tool_calls", flat=True):
         for call in tool_calls:

@@ -130,7 +130,7 @@ STORIES = [
     "My grandmother always said the answer comes when you stop rushing.",
 ]
 FOLLOW_UPS = [
-    "What I noticed most was how much calmer she got once she felt heard.",
+    "What I noticed most was how much calmer the person got once she felt heard.",
     "It mattered that the choice stayed with the person herself, not with me.",
     "Yes, that is right. Please go ahead and save that as my card.",
 ]

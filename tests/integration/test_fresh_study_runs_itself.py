@@ -62,3 +62,18 @@ def test_a_fresh_study_reaches_votes_and_a_graph_with_kept_edges_by_itself(scrip
     assert kept_edges(study) >= 1
     refreshes = Job.objects.filter(study=study, kind=Job.Kind.REFRESH)
     assert refreshes.count() >= 3 and not refreshes.exclude(state=Job.State.DONE).exists()
+
+
+def test_a_study_whose_cards_all_come_from_make_my_card_reaches_votes(scripted_llm):
+    study = study_create(
+        slug="button",
+        fields={"title": "Cards by button", "card_button_after": 2},
+        questions=[QuestionDraft("abortion", "I am considering an abortion, what should I do?")],
+    )
+    study_state_change(study=study, state=Study.State.OPEN)
+
+    report = simulate(study=study, participants=PARTICIPANTS, seed=3, concurrency=1, max_turns=2)
+
+    assert report.cards == PARTICIPANTS, report.summary()
+    assert all(result.made_card for result in report.results)
+    assert WisdomVote.objects.filter(hypothesis__study=study).count() >= 10
