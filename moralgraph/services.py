@@ -25,6 +25,7 @@ from .core import FLAGS, GLOBAL_SECTION, Config, dumps, section_key
 from .core.inputs import contexts_changed
 from .core.report import STAGES, Parts, clean
 from .core.store import SECTIONED, context_piece, global_piece, label_tables
+from .encoded_json import EncodedJSON
 from .llm import ask_structured
 from .models import (
     CanonicalValue,
@@ -334,7 +335,7 @@ def graph_build(
     None), in the pieces :func:`moralgraph.core.split_result` cuts: the summary on the build,
     one :class:`GraphBuildSection` per context and one for the global graph (kept edges). The
     whole result is never held at once. ``graph_version`` is the SHA-256 of the compact JSON of
-    the head, then of each context section and the global one, in order. ``progress(done,
+    the head, then of each stored context section and the global one, in order. ``progress(done,
     total, message)`` is told of each context written.
     """
     progress = progress or _silent
@@ -385,13 +386,11 @@ def _graph_build_store(study: Study, parts: Parts, progress: Progress) -> GraphB
     total = head["counts"]["contexts"]
     for done, (context_id, section) in enumerate(parts.contexts(), start=1):
         section = clean(section)
-        digest.update(dumps({str(context_id): section}, cleaned=True).encode())
         entries[str(context_id)], data = context_piece(context_id, section, titles, names)
-        _section_store(build, section_key(context_id), data)
+        _section_store(build, section_key(context_id), data, digest)
         progress(done, total + 1, f"{done} of {total} contexts written.")
     overall = clean(parts.overall(True))
-    digest.update(dumps({GLOBAL_SECTION: overall}, cleaned=True).encode())
-    _section_store(build, GLOBAL_SECTION, global_piece(overall, titles))
+    _section_store(build, GLOBAL_SECTION, global_piece(overall, titles), digest)
     version = digest.hexdigest()
     if newest is not None and newest.graph_version == version:
         transaction.set_rollback(True)
@@ -520,11 +519,13 @@ def graph_build_label(*, build: GraphBuild, label: str) -> GraphBuild:
     return build
 
 
-def _section_store(build: GraphBuild, key: str, data: dict[str, Any]) -> None:
-    """One INSERT per section, as it is made. A section can be megabytes of JSON: the driver
-    quotes one in C, while a many-row bulk_create goes through PostgreSQL's UNNEST of arrays,
-    whose elements psycopg escapes in Python (6.8 of a 100k-vote build's 21 s)."""
-    GraphBuildSection.objects.create(build=build, key=key, data=data)
+def _section_store(build: GraphBuild, key: str, data: dict[str, Any], digest: Any) -> None:
+    """Store one section as it is made, and hash its JSON text: the text is encoded once and
+    written as it is (:class:`EncodedJSON`). One INSERT each: a many-row bulk_create goes
+    through PostgreSQL's UNNEST of arrays, whose megabyte elements psycopg escapes in Python."""
+    text = dumps(data, cleaned=True)
+    digest.update(text.encode())
+    GraphBuildSection.objects.create(build=build, key=key, data=EncodedJSON(text))
 
 
 # --- shared ---
