@@ -98,8 +98,8 @@ def study_graph_parts(
 
 
 def _inputs(study: Study, group_field: str) -> _Inputs:
-    all_votes, labels = loaders.study_vote_arrays(study)
-    flags = study_rater_flags(study)
+    all_votes, labels, timed = loaders.study_votes(study)
+    flags = flag_raters(loaders.study_rater_arrivals(study), timed, flag_thresholds())
     clients = loaders.study_rater_clients(study)
     cohorts = loaders.study_exclusions(study)
     excluded = excluded_raters(cohorts, flags, clients)

@@ -57,30 +57,30 @@ class VoteLabels:
 
 def study_vote_arrays(study: Study) -> tuple[VoteArrays, VoteLabels]:
     """Every wisdom vote of the study as columns, and the names behind the ids."""
-    rows = (
-        WisdomVote.objects.filter(hypothesis__study=study)
-        .order_by(
-            "hypothesis__context_id",
-            "hypothesis__from_value_id",
-            "hypothesis__to_value_id",
-            "participant_id",
-        )
-        .values_list(
-            "participant_id",
-            "hypothesis__from_value_id",
-            "hypothesis__to_value_id",
-            "hypothesis__context_id",
-            "answer",
-        )
-    )
-    rater, src, dst, context, answer = [], [], [], [], []
+    arrays, labels, _ = study_votes(study, timed=False)
+    return arrays, labels
+
+
+def study_votes(
+    study: Study, *, timed: bool = True
+) -> tuple[VoteArrays, VoteLabels, list[TimedVote]]:
+    """Every wisdom vote of the study, read in one pass: as columns with the names behind the
+    ids, and (``timed``) as the timed votes the rater checks read (see
+    :func:`study_timed_votes`)."""
+    columns = [*_ARRAY_COLUMNS, "hypothesis_id", *(_timing_columns() if timed else ())]
+    rows = _study_vote_rows(study).values_list(*columns)
+    rater, src, dst, context, answer, timed_votes = [], [], [], [], [], []
+    chars = _hypothesis_chars(study) if timed else {}
     for chunk in raw_chunks(rows):
-        columns = list(zip(*chunk, strict=True))
-        rater.extend(map(str, columns[0]))
-        src.extend(columns[1])
-        dst.extend(columns[2])
-        context.extend(columns[3])
-        answer.extend(ANSWER_CODES[a] for a in columns[4])
+        cells = list(zip(*chunk, strict=True))
+        raters = list(map(str, cells[0]))
+        rater.extend(raters)
+        src.extend(cells[1])
+        dst.extend(cells[2])
+        context.extend(cells[3])
+        answer.extend(ANSWER_CODES[a] for a in cells[4])
+        if timed:
+            timed_votes.extend(_timed(raters, *cells[4:], chars))
     votes = VoteArrays.from_columns(
         np.asarray(rater, dtype=str),
         np.asarray(src, dtype=np.int64),
@@ -88,7 +88,46 @@ def study_vote_arrays(study: Study) -> tuple[VoteArrays, VoteLabels]:
         np.asarray(context, dtype=np.int64),
         np.asarray(answer, dtype=np.int8),
     )
-    return votes, _labels(votes)
+    return votes, _labels(votes), timed_votes
+
+
+_ARRAY_COLUMNS = (
+    "participant_id",
+    "hypothesis__from_value_id",
+    "hypothesis__to_value_id",
+    "hypothesis__context_id",
+    "answer",
+)
+
+
+def _study_vote_rows(study: Study) -> QuerySet:
+    return WisdomVote.objects.filter(hypothesis__study=study).order_by(
+        "hypothesis__context_id",
+        "hypothesis__from_value_id",
+        "hypothesis__to_value_id",
+        "participant_id",
+    )
+
+
+def _timing_columns() -> tuple[Epoch, Epoch]:
+    """When each vote's hypothesis was first shown to its voter, and when the vote came."""
+    first_shown = (
+        Impression.objects.filter(
+            participant=OuterRef("participant_id"), hypothesis=OuterRef("hypothesis_id")
+        )
+        .order_by()
+        .values("hypothesis")
+        .annotate(first=Min("shown_at"))
+        .values("first")
+    )
+    return Epoch(Subquery(first_shown)), Epoch("created_at")
+
+
+def _timed(
+    raters: list[str], answers, items, shown, voted, chars: dict[int, int]
+) -> Iterator[TimedVote]:
+    for rater, answer, item, first, at in zip(raters, answers, items, shown, voted, strict=True):
+        yield TimedVote(rater, item, answer, first, at, chars.get(item, 0))
 
 
 def raw_chunks(queryset: QuerySet) -> Iterator[list[tuple]]:
@@ -184,32 +223,17 @@ def study_rater_clients(study: Study) -> dict[str, str]:
 def study_timed_votes(study: Study) -> list[TimedVote]:
     """Every vote with when its hypothesis was first shown to the voter and how long the
     shown text was (story, both values, context)."""
-    first_shown = (
-        Impression.objects.filter(
-            participant=OuterRef("participant_id"), hypothesis=OuterRef("hypothesis_id")
-        )
-        .order_by()
-        .values("hypothesis")
-        .annotate(first=Min("shown_at"))
-        .values("first")
-    )
     rows = (
         WisdomVote.objects.filter(hypothesis__study=study)
         .order_by("id")
-        .values_list(
-            "participant_id",
-            "hypothesis_id",
-            "answer",
-            Epoch(Subquery(first_shown)),
-            Epoch("created_at"),
-        )
+        .values_list("participant_id", "answer", "hypothesis_id", *_timing_columns())
     )
     chars = _hypothesis_chars(study)
-    return [
-        TimedVote(str(rater), item, answer, shown, voted, chars.get(item, 0))
-        for chunk in raw_chunks(rows)
-        for rater, item, answer, shown, voted in chunk
-    ]
+    timed: list[TimedVote] = []
+    for chunk in raw_chunks(rows):
+        cells = list(zip(*chunk, strict=True))
+        timed.extend(_timed(list(map(str, cells[0])), *cells[1:], chars))
+    return timed
 
 
 def _hypothesis_chars(study: Study) -> dict[int, int]:

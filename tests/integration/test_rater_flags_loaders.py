@@ -82,3 +82,14 @@ def test_arrivals_carry_each_participants_client_hash(study):
     arrivals = {a.rater_id: a.client_hash for a in loaders.study_rater_arrivals(study)}
     assert arrivals[str(one.pk)] == "a" * 32
     assert loaders.study_rater_clients(study) == {str(one.pk): "a" * 32}
+
+
+def test_the_build_reads_votes_once_with_the_same_timing_as_the_checks_alone(study, upgrade):
+    for seconds in (5, 60, 300):
+        vote_after(study, upgrade, seconds)
+
+    arrays, _, timed = loaders.study_votes(study)
+
+    alone = loaders.study_timed_votes(study)
+    assert sorted(timed, key=lambda v: v.answered_at) == sorted(alone, key=lambda v: v.answered_at)
+    assert arrays.n_votes == len(timed) == 3
