@@ -130,12 +130,12 @@ def bt_intervals(
     weights = data.cell_weights(None)
     hessian = _hessian(data.design, weights * curvature, reg)
     solve = sparse.linalg.splu(hessian, permc_spec="MMD_AT_PLUS_A").solve
-    sample_diag = _sample_diagonal(data, curvature, _cell_raters(data, rater_idx, n_raters), reg)
+    cell_raters = _cell_raters(data, rater_idx, n_raters)
+    sample_diag = _sample_diagonal(data, curvature, cell_raters, reg)
     gradients = _rater_gradients(data, residual, rater_idx)
     starts, sizes = _blocks(fit.node_context)
     draws = np.empty((n_nodes, samples), dtype=np.float32)
     top = np.zeros(n_nodes)
-    cell_raters = _cell_raters(data, rater_idx, n_raters)
     exact = _ExactRefit(data, starts, sizes, l2, alpha_l2) if _small(sizes, exact_limit) else None
     for first in range(0, samples, CHUNK):
         k = min(CHUNK, samples - first)
