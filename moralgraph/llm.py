@@ -4,7 +4,7 @@ import logging
 from collections.abc import Callable
 from typing import TypeVar
 
-from elicitation.llm.client import CallTag, chat
+from elicitation.llm.client import CallTag, ChatResult, chat
 from elicitation.llm.errors import LLMOutputInvalid
 
 from .prompting import JSON_OBJECT
@@ -14,15 +14,27 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-def ask_structured(messages: list[dict], *, tag: CallTag, parse: Callable[[str], T]) -> T:
-    """`parse(answer)`; an answer it rejects is sent back once with the reason.
+#: Tokens a structured answer may run to: a verdict or a vote with its reason is far shorter.
+STRUCTURED_MAX_TOKENS = 512
+
+
+def ask_structured(
+    messages: list[dict],
+    *,
+    tag: CallTag,
+    parse: Callable[[str], T],
+    max_tokens: int = STRUCTURED_MAX_TOKENS,
+) -> T:
+    """`parse(answer)`; an answer it rejects, or one cut off at `max_tokens`, is sent back once
+    with the reason.
 
     Raises LLMOutputInvalid when the second answer fails too, and the client's LLMErrors
     (retryable or not) as they come.
     """
-    result = chat(messages, tag=tag, response_format=JSON_OBJECT)
+    ask = {"tag": tag, "response_format": JSON_OBJECT, "max_tokens": max_tokens}
+    result = chat(messages, **ask)
     try:
-        return parse(result.text)
+        return _parsed(result, parse, max_tokens)
     except LLMOutputInvalid as invalid:
         logger.info("%s answer rejected, asking once more: %s", tag.purpose, invalid)
         retry = [
@@ -30,4 +42,13 @@ def ask_structured(messages: list[dict], *, tag: CallTag, parse: Callable[[str],
             {"role": "assistant", "content": result.text},
             {"role": "user", "content": f"{invalid}\nReply again with the corrected JSON object."},
         ]
-    return parse(chat(retry, tag=tag, response_format=JSON_OBJECT).text)
+    return _parsed(chat(retry, **ask), parse, max_tokens)
+
+
+def _parsed(result: ChatResult, parse: Callable[[str], T], max_tokens: int) -> T:
+    if result.finish_reason == "length":
+        raise LLMOutputInvalid(
+            f"Your answer was cut off at {max_tokens} tokens before the JSON object ended. "
+            "Keep it shorter."
+        )
+    return parse(result.text)

@@ -289,6 +289,7 @@ def hypotheses_generate(*, context: Context, force: bool = False) -> list[Upgrad
         messages,
         tag=_tag("hypotheses", prompt, context.study),
         parse=lambda text: hypotheses.parse_hypotheses(text, titles.keys(), titles),
+        max_tokens=settings.LLM_MAX_OUTPUT_TOKENS,  # one story per pair of values: long
     )
     for reason in parsed.refused:
         logger.info("Context %s: hypothesis refused: %s", context.pk, reason)

@@ -191,6 +191,9 @@ LLM_TIMEOUT_SECONDS = env_float("LLM_TIMEOUT_SECONDS", 60.0)
 LLM_STREAM_IDLE_SECONDS = env_float("LLM_STREAM_IDLE_SECONDS", 30.0)
 LLM_STREAM_TOTAL_SECONDS = env_float("LLM_STREAM_TOTAL_SECONDS", 180.0)
 LLM_MAX_RETRIES = env_int("LLM_MAX_RETRIES", 3)
+# The most tokens any one answer may run to, where a call sets no lower cap. A small model in
+# JSON mode can emit whitespace until its context is full (seen: 20 minutes on a CPU server).
+LLM_MAX_OUTPUT_TOKENS = env_int("LLM_MAX_OUTPUT_TOKENS", 2048)
 LLM_RETRY_BASE_SECONDS = env_float("LLM_RETRY_BASE_SECONDS", 0.5)
 # USD per 1M tokens (input, output) by model name, for the spend shown on a study; a model not in
 # the table shows its tokens and "price not set". LLM_PRICES="my-model=0.2/0.6;..." adds or

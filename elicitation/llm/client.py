@@ -351,6 +351,7 @@ def _request(
 ) -> dict:
     request = {"model": model, "messages": messages}
     request |= {name: value for name, value in extra.items() if value is not None}
+    request.setdefault("max_tokens", settings.LLM_MAX_OUTPUT_TOKENS)
     if tools:
         # Sent explicitly: some servers (llama-cpp-python's function-calling chat format) drop
         # the tools when tool_choice is absent.

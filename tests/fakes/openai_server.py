@@ -34,6 +34,7 @@ from tests.fakes.openai_wire import (
     Reply,
     Step,
     ToolCallReply,
+    capped,
     error_body,
     estimate_tokens,
     full_message,
@@ -242,7 +243,7 @@ class FakeOpenAIServer:
             await self._stream_then_drop(writer, completion, step)
             return False
         if not request.get("stream"):
-            message, finish_reason = full_message(step)
+            message, finish_reason = full_message(step, request)
             usage = step.usage or (estimate_tokens(request), 1 + len(str(message)) // 4)
             await _send_json(writer, 200, completion.full(message, finish_reason, usage))
             return True
@@ -261,10 +262,10 @@ class FakeOpenAIServer:
         await _start_sse(writer)
         await _send_event(writer, completion.chunk({"role": "assistant", "content": ""}))
         text = step.text if isinstance(step, Reply) else step.text_before
+        text, finish_reason = capped(text, request)
         pacer = Pacer(self.token_delay)
         pieces = split_text(text, _chunk_chars(step))
         sent = await self._stream_text(writer, completion, pieces, pacer)
-        finish_reason = "stop"
         if isinstance(step, ToolCallReply):
             sent += await self._stream_tool_call(writer, completion, step, pacer)
             finish_reason = "tool_calls"

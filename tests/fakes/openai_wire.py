@@ -139,9 +139,23 @@ def tool_call_fragment(fragment: str) -> dict:
     return {"tool_calls": [{"index": 0, "function": {"arguments": fragment}}]}
 
 
-def full_message(step: Reply | ToolCallReply) -> tuple[dict, str]:
+#: Characters the fake counts as one token when it honours a request's ``max_tokens``.
+CHARS_PER_TOKEN = 4
+
+
+def capped(text: str, request: dict) -> tuple[str, str]:
+    """``text`` cut at the request's ``max_tokens`` as a server would, and the finish reason
+    ("length" when cut)."""
+    limit = request.get("max_tokens") or request.get("max_completion_tokens")
+    if limit and len(text) > limit * CHARS_PER_TOKEN:
+        return text[: limit * CHARS_PER_TOKEN], "length"
+    return text, "stop"
+
+
+def full_message(step: Reply | ToolCallReply, request: dict) -> tuple[dict, str]:
     if isinstance(step, Reply):
-        return {"role": "assistant", "content": step.text}, "stop"
+        text, finish_reason = capped(step.text, request)
+        return {"role": "assistant", "content": text}, finish_reason
     call = {
         "id": new_call_id(),
         "type": "function",

@@ -213,6 +213,18 @@ async def test_without_tools_no_tool_choice_is_sent(fake_llm):
     assert "tools" not in fake_llm.requests[0]
 
 
+async def test_every_call_caps_its_answer_and_a_runaway_stops_at_the_cap(fake_llm, settings):
+    settings.LLM_MAX_OUTPUT_TOKENS = 50
+    fake_llm.script(Reply("\n " * 5_000), Reply("\n " * 5_000))
+
+    streamed = await stream_chat(MESSAGES, tag=TAG)
+    whole = await sync_to_async(chat)(MESSAGES, tag=TAG, max_tokens=20)
+
+    assert [r["max_tokens"] for r in fake_llm.requests] == [50, 20]
+    assert (streamed.finish_reason, whole.finish_reason) == ("length", "length")
+    assert len(whole.text) < len(streamed.text) < 5_000
+
+
 async def test_a_stream_cut_after_text_was_shown_raises_with_the_partial_text(fake_llm):
     fake_llm.script(Disconnect(after_chunks=2, text="I hear that this matters"), Reply("retry"))
     received = Collector()
