@@ -2,6 +2,7 @@
 Pure: no Django, no SDK. The model's JSON answers are read by elicitation.llm.schemas.
 """
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,11 +36,14 @@ def value_block(value: ValueText, heading: str) -> str:
 
 
 def as_id(raw: object) -> int | None:
-    """An id the model wrote as a number or a string of digits; None for anything else."""
+    """An id the model wrote as a number or a string of digits, maybe after the label the
+    prompt put before it ("Candidate 5", "Value 5", "#5"); None for anything else."""
     if isinstance(raw, bool):
         return None
     if isinstance(raw, int):
         return raw
-    if isinstance(raw, str) and raw.strip().isdigit():
-        return int(raw.strip())
-    return None
+    found = _LABELLED_ID.fullmatch(raw.strip()) if isinstance(raw, str) else None
+    return int(found.group(1)) if found else None
+
+
+_LABELLED_ID = re.compile(r"(?:(?:candidate|value|id)\s*)?#?\s*(\d+)", re.IGNORECASE)

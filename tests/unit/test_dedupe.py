@@ -110,7 +110,12 @@ def test_a_judge_answer_without_the_match_field_is_rejected():
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [('```json\n{"match": "12"}\n```', 12), ('{"match": "none"}', None), ('{"match": ""}', None)],
+    [
+        ('```json\n{"match": "12"}\n```', 12),
+        ('{"match": "none"}', None),
+        ('{"match": ""}', None),
+        ('{"match": "Candidate 12"}', 12),  # Qwen 1.5B echoed the prompt's label
+    ],
 )
 def test_the_judge_answer_is_read_leniently(text, expected):
     assert parse_judge_answer(text, {12}) == expected
