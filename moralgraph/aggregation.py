@@ -19,6 +19,7 @@ from elicitation.models import Study
 from . import loaders
 from .core import Config, FlagThresholds, GateThresholds, aggregate, flag_raters, without_raters
 from .core.inputs import context_fingerprints
+from .core.raters import TimedVote
 from .core.report import Parts, aggregate_parts
 from .core.types import VoteArrays
 from .models import RaterExclusion
@@ -99,7 +100,7 @@ def study_graph_parts(
 
 def _inputs(study: Study, group_field: str) -> _Inputs:
     all_votes, labels, timed = loaders.study_votes(study)
-    flags = flag_raters(loaders.study_rater_arrivals(study), timed, flag_thresholds())
+    flags = study_rater_flags(study, timed)
     clients = loaders.study_rater_clients(study)
     cohorts = loaders.study_exclusions(study)
     excluded = excluded_raters(cohorts, flags, clients)
@@ -138,11 +139,13 @@ def _extras(inputs: _Inputs, group_field: str) -> dict:
     }
 
 
-def study_rater_flags(study: Study) -> dict[str, tuple[str, ...]]:
-    """Rater id -> flags, from the study's arrivals and timed votes (settings' thresholds)."""
-    return flag_raters(
-        loaders.study_rater_arrivals(study), loaders.study_timed_votes(study), flag_thresholds()
-    )
+def study_rater_flags(
+    study: Study, timed: list[TimedVote] | None = None
+) -> dict[str, tuple[str, ...]]:
+    """Rater id -> flags, from the study's arrivals and timed votes (settings' thresholds);
+    ``timed``: the timed votes when already read."""
+    votes = loaders.study_timed_votes(study) if timed is None else timed
+    return flag_raters(loaders.study_rater_arrivals(study), votes, flag_thresholds())
 
 
 def excluded_raters(

@@ -68,7 +68,16 @@ def study_votes(
     ids, and (``timed``) as the timed votes the rater checks read (see
     :func:`study_timed_votes`)."""
     columns = [*_ARRAY_COLUMNS, "hypothesis_id", *(_timing_columns() if timed else ())]
-    rows = _study_vote_rows(study).values_list(*columns)
+    rows = (
+        WisdomVote.objects.filter(hypothesis__study=study)
+        .order_by(
+            "hypothesis__context_id",
+            "hypothesis__from_value_id",
+            "hypothesis__to_value_id",
+            "participant_id",
+        )
+        .values_list(*columns)
+    )
     rater, src, dst, context, answer, timed_votes = [], [], [], [], [], []
     chars = _hypothesis_chars(study) if timed else {}
     for chunk in raw_chunks(rows):
@@ -98,15 +107,6 @@ _ARRAY_COLUMNS = (
     "hypothesis__context_id",
     "answer",
 )
-
-
-def _study_vote_rows(study: Study) -> QuerySet:
-    return WisdomVote.objects.filter(hypothesis__study=study).order_by(
-        "hypothesis__context_id",
-        "hypothesis__from_value_id",
-        "hypothesis__to_value_id",
-        "participant_id",
-    )
 
 
 def _timing_columns() -> tuple[Epoch, Epoch]:
