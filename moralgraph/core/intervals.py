@@ -129,7 +129,7 @@ def bt_intervals(
     curvature, residual = _fitted(data, fit)
     weights = data.cell_weights(None)
     hessian = _hessian(data.design, weights * curvature, reg)
-    solve = sparse.linalg.splu(hessian, permc_spec="MMD_AT_PLUS_A").solve
+    solve = sparse.linalg.splu(hessian, permc_spec="COLAMD").solve
     cell_raters = _cell_raters(data, rater_idx, n_raters)
     sample_diag = _sample_diagonal(data, curvature, cell_raters, reg)
     gradients = _rater_gradients(data, residual, rater_idx)

@@ -69,12 +69,12 @@ def _edge_rows(
         table.unsure.tolist(),
         table.impressions.tolist(),
         table.raters.tolist(),
-        table.likelihood.tolist(),
-        table.entropy.tolist(),
+        json_floats(table.likelihood),
+        json_floats(table.entropy),
         table.kept.tolist(),
         strict=True,
     )
-    rows = EdgeRows(_edge_row(values, *fields) for fields in columns)
+    rows = CleanRows(_edge_row(values, *fields) for fields in columns)
     for i, row in enumerate(rows):
         if contexts is not None:
             row["contexts"] = [votes.contexts[c] for c in contexts[i]]
@@ -108,7 +108,7 @@ def _bridging_row(bridging: Bridging, i: int) -> dict[str, Any]:
         label: {
             "favour": int(bridging.favour[i, g]),
             "decisive": int(bridging.decisive[i, g]),
-            "support": float(bridging.support[i, g]),
+            "support": _clean_float(float(bridging.support[i, g])),
             "qualified": bool(bridging.qualified[i, g]),
         }
         for g, label in enumerate(bridging.groups)
@@ -118,9 +118,9 @@ def _bridging_row(bridging: Bridging, i: int) -> dict[str, Any]:
 
 def _scores_by_context(scores: Scores, votes: VoteArrays) -> dict[int, list[dict[str, Any]]]:
     values = votes.values
-    result: defaultdict[int, FlatRows] = defaultdict(FlatRows)
+    result: defaultdict[int, CleanRows] = defaultdict(CleanRows)
     columns = zip(
-        scores.context.tolist(), scores.value.tolist(), scores.score.tolist(), strict=True
+        scores.context.tolist(), scores.value.tolist(), json_floats(scores.score), strict=True
     )
     for context, value, score in columns:
         result[context].append({"value": values[value], "score": score})
@@ -132,10 +132,13 @@ def _bt_by_context(
 ) -> dict[int, list[dict[str, Any]]]:
     order = np.lexsort((fit.node_value, -fit.theta, fit.node_context))
     values = votes.values
-    result: defaultdict[int, FlatRows] = defaultdict(FlatRows)
+    result: defaultdict[int, CleanRows] = defaultdict(CleanRows)
     columns = zip(
-        *(a[order].tolist() for a in (fit.node_context, fit.node_value, fit.theta)),
-        *(a[order].tolist() for a in (intervals.lo, intervals.hi, intervals.prob_top)),
+        *(a[order].tolist() for a in (fit.node_context, fit.node_value)),
+        *(
+            json_floats(a[order])
+            for a in (fit.theta, intervals.lo, intervals.hi, intervals.prob_top)
+        ),
         strict=True,
     )
     for context, value, theta, lo, hi, prob_top in columns:
@@ -160,7 +163,8 @@ def _winner(
         reasons.append("tied with the runner-up")
     if any(top["value"] in members for members in contested):
         reasons.append("in a contested set (a cycle of wiser-than edges)")
-    prob = next((e["prob_top"] for e in bt if e["value"] == top["value"]), float("nan"))
+    prob = next((e["prob_top"] for e in bt if e["value"] == top["value"]), None)
+    prob = float("nan") if prob is None else prob
     if not prob >= thresholds.min_winner_prob_top:
         reasons.append(
             f"Bradley-Terry bootstrap P(top) {prob:.2f} < {thresholds.min_winner_prob_top}"
@@ -385,36 +389,25 @@ def _counts(votes: VoteArrays) -> dict[str, Any]:
     }
 
 
-class EdgeRows(list):
-    """Edge rows as :func:`_edge_rows` makes them: every value already a Python str, int,
-    bool or float, in one fixed shape, so :func:`clean` rounds their floats without walking
-    each row."""
+class CleanRows(list):
+    """Rows made JSON-ready as they were built (ints, strs, bools, None and floats from
+    :func:`json_floats`): :func:`clean` returns them as they are."""
 
 
-class FlatRows(list):
-    """Rows whose values are all str, int, bool, None or float (rankings, Bradley-Terry
-    entries): :func:`clean` rounds their floats in one pass, without recursion."""
-
-
-class _CleanEdgeRows(list):
-    """Edge rows :func:`clean` has made JSON-ready; cleaning them again returns them."""
-
-
-class _CleanFlatRows(list):
-    """Flat rows :func:`clean` has made JSON-ready; cleaning them again returns them."""
+def json_floats(values: np.ndarray) -> list[float | None]:
+    """``values`` as :func:`clean` writes floats, for a whole column at once: rounded to
+    :data:`FLOAT_DIGITS` decimals (numpy's rounding), ``-0.0`` as ``0.0``, NaN and infinities
+    as None."""
+    rounded = np.round(np.asarray(values, dtype=np.float64), FLOAT_DIGITS) + 0.0
+    finite = np.isfinite(rounded)
+    return rounded.tolist() if finite.all() else np.where(finite, rounded, None).tolist()
 
 
 def clean(obj: Any) -> Any:
     """JSON-ready copy: numpy scalars to Python, floats rounded, NaN and inf to None."""
     kind = type(obj)
-    if kind is _CleanEdgeRows or kind is _CleanFlatRows:
+    if kind is CleanRows:
         return obj
-    if kind is EdgeRows:
-        return _CleanEdgeRows(_clean_edge_row(row) for row in obj)
-    if kind is FlatRows:
-        return _CleanFlatRows(
-            {k: _clean_float(v) if type(v) is float else v for k, v in row.items()} for row in obj
-        )
     if kind is dict:
         return {str(k): clean(v) for k, v in obj.items()}
     if kind is list or kind is tuple:
@@ -433,20 +426,6 @@ def _clean_float(value: float) -> float | None:
         return None
     rounded = round(value, FLOAT_DIGITS)
     return 0.0 if rounded == 0 else rounded
-
-
-def _clean_edge_row(row: dict[str, Any]) -> dict[str, Any]:
-    summary = row["summary"]
-    out = {
-        **row,
-        "summary": {
-            "wiserLikelihood": _clean_float(summary["wiserLikelihood"]),
-            "entropy": _clean_float(summary["entropy"]),
-        },
-    }
-    if "bridging" in row:
-        out["bridging"] = clean(row["bridging"])
-    return out
 
 
 def dumps(result: Mapping[str, Any], *, cleaned: bool = False) -> str:
