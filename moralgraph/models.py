@@ -2,6 +2,8 @@
 
 from django.db import models
 
+from .encoded_json import JSONTextField
+
 
 class Moderation(models.TextChoices):
     """Whether text from participants or the model may be shown to other participants."""
@@ -164,7 +166,7 @@ class GraphBuildSection(models.Model):
 
     build = models.ForeignKey(GraphBuild, on_delete=models.CASCADE, related_name="sections")
     key = models.CharField(max_length=100, help_text='"context:<id>" or "global".')
-    data = models.JSONField()
+    data = JSONTextField()
 
     class Meta:
         constraints = [
