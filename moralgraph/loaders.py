@@ -8,22 +8,33 @@ participant's id as a string (the key of :func:`study_rater_groups`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from django.db import connections
-from django.db.models import Count, FloatField, Func, Min, OuterRef, QuerySet, Subquery
-from django.db.models.functions import Length
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    Min,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Value,
+    When,
+)
+from django.db.models.functions import Coalesce, Length
 
 from elicitation.models import Context, Impression, Participant, Study, WisdomVote
 
+from .columns import CHUNK_SIZE, query_columns, raw_chunks
 from .core.raters import RaterArrival, TimedVote
-from .core.types import ANSWER_CODES, VoteArrays
+from .core.types import ANSWER_CODES, ANSWERS, VoteArrays
 from .export import ContextInput, ValueInput
 from .models import CanonicalValue, RaterExclusion, UpgradeHypothesis
-
-CHUNK_SIZE = 10_000
 
 
 class Epoch(Func):
@@ -66,51 +77,54 @@ def study_votes(
 ) -> tuple[VoteArrays, VoteLabels, list[TimedVote]]:
     """Every wisdom vote of the study, read in one pass: as columns with the names behind the
     ids, and (``timed``) as the timed votes the rater checks read (see
-    :func:`study_timed_votes`)."""
-    columns = [*_ARRAY_COLUMNS, "hypothesis_id", *(_timing_columns() if timed else ())]
-    rows = (
-        WisdomVote.objects.filter(hypothesis__study=study)
-        .order_by(
-            "hypothesis__context_id",
-            "hypothesis__from_value_id",
-            "hypothesis__to_value_id",
-            "participant_id",
-        )
-        .values_list(*columns)
+    :func:`study_timed_votes`). Votes are in (context, from, to, rater, vote id) order."""
+    names = [*_VOTE_COLUMNS, "vote_answer", *(_TIMING_COLUMNS if timed else ())]
+    query = _vote_query(study, timed).values_list(*names)
+    found = dict(
+        zip(names, query_columns(query, [_DTYPES.get(n, "i8") for n in names]), strict=True)
     )
-    rater, src, dst, context, answer, timed_votes = [], [], [], [], [], []
-    chars = _hypothesis_chars(study) if timed else {}
-    for chunk in raw_chunks(rows):
-        cells = list(zip(*chunk, strict=True))
-        raters = list(map(str, cells[0]))
-        rater.extend(raters)
-        src.extend(cells[1])
-        dst.extend(cells[2])
-        context.extend(cells[3])
-        answer.extend(ANSWER_CODES[a] for a in cells[4])
-        if timed:
-            timed_votes.extend(_timed(raters, *cells[4:], chars))
+    order = np.lexsort([found[name] for name in reversed(_VOTE_COLUMNS)])
+    found = {name: column[order] for name, column in found.items()}
+    raters = found["vote_rater"].astype(str)
     votes = VoteArrays.from_columns(
-        np.asarray(rater, dtype=str),
-        np.asarray(src, dtype=np.int64),
-        np.asarray(dst, dtype=np.int64),
-        np.asarray(context, dtype=np.int64),
-        np.asarray(answer, dtype=np.int8),
+        raters,
+        found["vote_src"],
+        found["vote_dst"],
+        found["vote_context"],
+        found["vote_answer"].astype(np.int8),
     )
-    return votes, _labels(votes), timed_votes
+    timed_votes = _timed(raters, found, _hypothesis_chars(study)) if timed else []
+    return votes, _labels(study, votes), timed_votes
 
 
-_ARRAY_COLUMNS = (
-    "participant_id",
-    "hypothesis__from_value_id",
-    "hypothesis__to_value_id",
-    "hypothesis__context_id",
-    "answer",
-)
+#: A vote's columns, in the order votes are sorted by (the vote's id breaks ties).
+_VOTE_COLUMNS = ("vote_context", "vote_src", "vote_dst", "vote_rater", "vote_id")
+_TIMING_COLUMNS = ("vote_item", "vote_shown", "vote_at")
+_DTYPES = {"vote_shown": "f8", "vote_at": "f8"}
 
 
-def _timing_columns() -> tuple[Epoch, Epoch]:
-    """When each vote's hypothesis was first shown to its voter, and when the vote came."""
+def _vote_query(study: Study, timed: bool) -> QuerySet:
+    answer = Case(
+        *(When(answer=name, then=Value(code)) for name, code in ANSWER_CODES.items()),
+        output_field=IntegerField(),
+    )
+    query = WisdomVote.objects.filter(hypothesis__study=study).order_by()
+    query = query.annotate(
+        vote_context=F("hypothesis__context_id"),
+        vote_src=F("hypothesis__from_value_id"),
+        vote_dst=F("hypothesis__to_value_id"),
+        vote_rater=F("participant_id"),
+        vote_id=F("id"),
+        vote_answer=answer,
+    )
+    if timed:
+        query = query.annotate(vote_item=F("hypothesis_id"), **_timing_columns())
+    return query
+
+
+def _timing_columns() -> dict[str, Func]:
+    """When each vote's hypothesis was first shown to its voter (NaN if never recorded), and
+    when the vote came."""
     first_shown = (
         Impression.objects.filter(
             participant=OuterRef("participant_id"), hypothesis=OuterRef("hypothesis_id")
@@ -120,35 +134,42 @@ def _timing_columns() -> tuple[Epoch, Epoch]:
         .annotate(first=Min("shown_at"))
         .values("first")
     )
-    return Epoch(Subquery(first_shown)), Epoch("created_at")
+    never = Value(float("nan"), output_field=FloatField())
+    return {
+        "vote_shown": Coalesce(Epoch(Subquery(first_shown)), never),
+        "vote_at": Epoch("created_at"),
+    }
 
 
-def _timed(
-    raters: list[str], answers, items, shown, voted, chars: dict[int, int]
-) -> Iterator[TimedVote]:
-    for rater, answer, item, first, at in zip(raters, answers, items, shown, voted, strict=True):
-        yield TimedVote(rater, item, answer, first, at, chars.get(item, 0))
-
-
-def raw_chunks(queryset: QuerySet) -> Iterator[list[tuple]]:
-    """The rows of a ``values_list`` query as the database driver gives them, a chunk at a
-    time (a server-side cursor where the database has them, as ``.iterator()`` uses): no
-    Django converter runs per value, so only for columns that need none (ids, text, the
-    floats of :class:`Epoch`)."""
-    sql, params = queryset.query.sql_with_params()
-    with connections[queryset.db].chunked_cursor() as cursor:
-        cursor.execute(sql, params)
-        while chunk := cursor.fetchmany(CHUNK_SIZE):
-            yield chunk
-
-
-def _labels(votes: VoteArrays) -> VoteLabels:
-    values = CanonicalValue.objects.filter(pk__in=list(votes.values)).order_by("id")
-    contexts = Context.objects.filter(pk__in=list(votes.contexts)).order_by("id")
-    return VoteLabels(
-        values=dict(values.values_list("id", "title")),
-        contexts=dict(contexts.values_list("id", "name")),
+def _timed(raters: np.ndarray, found: dict[str, np.ndarray], chars: CharsById) -> list[TimedVote]:
+    shown = found["vote_shown"]
+    columns = (
+        raters.tolist(),
+        found["vote_item"].tolist(),
+        np.asarray(ANSWERS, dtype=object)[found["vote_answer"]].tolist(),
+        np.where(np.isnan(shown), None, shown).tolist(),
+        found["vote_at"].tolist(),
+        chars.of(found["vote_item"]).tolist(),
     )
+    return list(map(TimedVote, *columns))
+
+
+def _labels(study: Study, votes: VoteArrays) -> VoteLabels:
+    """Titles and names of the values and contexts the votes name (read by study, not by a
+    list of a hundred thousand ids)."""
+    return VoteLabels(
+        values=_names(CanonicalValue, "title", study, votes.values),
+        contexts=_names(Context, "name", study, votes.contexts),
+    )
+
+
+def _names(model: type, field: str, study: Study, ids: Iterable[int]) -> dict[int, str]:
+    wanted = set(ids)
+    rows = model.objects.filter(study=study).order_by("id").values_list("id", field)
+    found = {pk: name for pk, name in rows.iterator(chunk_size=CHUNK_SIZE) if pk in wanted}
+    missing = sorted(wanted - found.keys())  # another study's, if a hypothesis crossed over
+    found.update(model.objects.filter(pk__in=missing).values_list("id", field))
+    return dict(sorted(found.items()))
 
 
 def study_rater_groups(study: Study, field: str = "usPoliticalAffiliation") -> dict[str, str]:
@@ -223,41 +244,51 @@ def study_rater_clients(study: Study) -> dict[str, str]:
 def study_timed_votes(study: Study) -> list[TimedVote]:
     """Every vote with when its hypothesis was first shown to the voter and how long the
     shown text was (story, both values, context)."""
-    rows = (
-        WisdomVote.objects.filter(hypothesis__study=study)
-        .order_by("id")
-        .values_list("participant_id", "answer", "hypothesis_id", *_timing_columns())
-    )
-    chars = _hypothesis_chars(study)
-    timed: list[TimedVote] = []
-    for chunk in raw_chunks(rows):
-        cells = list(zip(*chunk, strict=True))
-        timed.extend(_timed(list(map(str, cells[0])), *cells[1:], chars))
-    return timed
+    return study_votes(study)[2]
 
 
-def _hypothesis_chars(study: Study) -> dict[int, int]:
+@dataclass(frozen=True)
+class CharsById:
+    """Characters of text per id (ids sorted): of each hypothesis, value or context."""
+
+    ids: np.ndarray
+    chars: np.ndarray
+
+    def of(self, ids: np.ndarray) -> np.ndarray:
+        """The characters of each of ``ids`` (0 for an id not here)."""
+        if len(self.ids) == 0:
+            return np.zeros(len(ids), dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.ids, ids), len(self.ids) - 1)
+        return np.where(self.ids[at] == ids, self.chars[at], 0)
+
+
+def _hypothesis_chars(study: Study) -> CharsById:
     """Characters each hypothesis shows: its story, its context's name and both values'
     title, description and policies (each value read once, however many hypotheses use it)."""
-    values = CanonicalValue.objects.filter(study=study).values_list(
-        "id", "title", "description", "policies"
+    values = CanonicalValue.objects.filter(study=study).order_by("id")
+    value_rows = values.values_list("id", "title", "description", "policies")
+    value_chars = CharsById(
+        *_sorted_lengths(
+            (pk, len(title) + len(description) + _text_length(policies))
+            for pk, title, description, policies in value_rows.iterator(chunk_size=CHUNK_SIZE)
+        )
     )
-    value_chars = {
-        pk: len(title) + len(description) + _text_length(policies)
-        for pk, title, description, policies in values.iterator(chunk_size=CHUNK_SIZE)
-    }
-    contexts = Context.objects.filter(study=study).values_list("id", Length("name"))
-    context_chars = dict(contexts)
-    rows = UpgradeHypothesis.objects.filter(study=study).values_list(
-        "id", Length("story"), "context_id", "from_value_id", "to_value_id"
+    contexts = Context.objects.filter(study=study).order_by("id")
+    context_chars = CharsById(*_sorted_lengths(contexts.values_list("id", Length("name"))))
+    rows = (
+        UpgradeHypothesis.objects.filter(study=study)
+        .annotate(story_chars=Coalesce(Length("story"), 0))
+        .order_by("id")
+        .values_list("id", "story_chars", "context_id", "from_value_id", "to_value_id")
     )
-    return {
-        pk: (story or 0)
-        + context_chars.get(context, 0)
-        + value_chars.get(low, 0)
-        + value_chars.get(high, 0)
-        for pk, story, context, low, high in rows.iterator(chunk_size=CHUNK_SIZE)
-    }
+    ids, story, context, low, high = query_columns(rows, ["i8"] * 5)
+    total = story + context_chars.of(context) + value_chars.of(low) + value_chars.of(high)
+    return CharsById(ids, total)
+
+
+def _sorted_lengths(pairs: Iterable[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    table = np.array(list(pairs), dtype=np.int64).reshape(-1, 2)
+    return table[:, 0], table[:, 1]
 
 
 def _text_length(part: object) -> int:

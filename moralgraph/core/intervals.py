@@ -47,6 +47,8 @@ from .rank import BTData, BTFit, BTIntervals
 EXACT_LIMIT = 150
 #: Bootstrap samples solved together: memory is about ``nodes * CHUNK * 8`` bytes a matrix.
 CHUNK = 25
+#: Nodes whose draws one quantile call sorts (a copy of ``rows * samples`` floats).
+QUANTILE_ROWS = 20_000
 #: Largest padded block system (bytes) the exact refit solves in one batched call.
 PADDED_BYTES = 64 * 2**20
 _TIE = 1e-9
@@ -148,9 +150,19 @@ def bt_intervals(
         theta = _recenter(x[:n_nodes], starts, sizes)
         draws[:, first : first + k] = theta
         top += _top_shares(theta, starts, sizes)
+    lo, hi = _percentiles(draws, level)
+    return BTIntervals(lo, hi, top / samples, samples)
+
+
+def _percentiles(draws: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per node (row), the two-sided percentile interval of its draws; a block of rows at a
+    time, since the quantile copies what it sorts."""
     tail = (1 - level) / 2
-    lo, hi = np.quantile(draws, [tail, 1 - tail], axis=1)
-    return BTIntervals(lo.astype(np.float64), hi.astype(np.float64), top / samples, samples)
+    bounds = np.empty((2, len(draws)))
+    for start in range(0, len(draws), QUANTILE_ROWS):
+        rows = draws[start : start + QUANTILE_ROWS]
+        bounds[:, start : start + len(rows)] = np.quantile(rows, [tail, 1 - tail], axis=1)
+    return bounds[0], bounds[1]
 
 
 def _sample_diagonal(data: BTData, curvature: np.ndarray, cell_raters, reg):

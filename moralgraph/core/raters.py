@@ -83,11 +83,12 @@ def flag_raters(
     """Rater id -> its flags (in :data:`FLAGS` order); unflagged raters are left out."""
     t = thresholds or FlagThresholds()
     found: dict[str, set[str]] = defaultdict(set)
+    answers = _answers_by_rater(votes)
     for flag, raters in (
         (BURST, burst_raters(arrivals, t.burst_count, t.burst_minutes * 60)),
         (TOO_FAST, fast_raters(votes, t.reading_chars_per_second, t.fast_share)),
-        (SAME_PATTERN, same_pattern_raters(votes, t.pattern_min_votes, t.pattern_group)),
-        (CONSTANT_ANSWER, constant_raters(votes, t.constant_min_votes)),
+        (SAME_PATTERN, _same_pattern(answers, t.pattern_min_votes, t.pattern_group)),
+        (CONSTANT_ANSWER, _constant(answers, t.constant_min_votes)),
     ):
         for rater in raters:
             found[rater].add(flag)
@@ -140,8 +141,12 @@ def fast_raters(votes: Iterable[TimedVote], chars_per_second: float, share: floa
 
 def same_pattern_raters(votes: Iterable[TimedVote], min_votes: int, group: int) -> set[str]:
     """Raters in a group of ``group`` or more whose (item, answer) sets are identical."""
+    return _same_pattern(_answers_by_rater(votes), min_votes, group)
+
+
+def _same_pattern(by_rater: Answers, min_votes: int, group: int) -> set[str]:
     by_pattern: dict[frozenset, list[str]] = defaultdict(list)
-    for rater, answers in _answers_by_rater(votes).items():
+    for rater, answers in by_rater.items():
         if len(answers) >= min_votes:
             by_pattern[frozenset(answers.items())].append(rater)
     return {r for raters in by_pattern.values() if len(raters) >= group for r in raters}
@@ -149,15 +154,23 @@ def same_pattern_raters(votes: Iterable[TimedVote], min_votes: int, group: int) 
 
 def constant_raters(votes: Iterable[TimedVote], min_votes: int) -> set[str]:
     """Raters who gave one answer to each of ``min_votes`` or more items."""
+    return _constant(_answers_by_rater(votes), min_votes)
+
+
+def _constant(by_rater: Answers, min_votes: int) -> set[str]:
     return {
         rater
-        for rater, answers in _answers_by_rater(votes).items()
+        for rater, answers in by_rater.items()
         if len(answers) >= min_votes and len(set(answers.values())) == 1
     }
 
 
-def _answers_by_rater(votes: Iterable[TimedVote]) -> dict[str, dict[int | str, str]]:
-    answers: dict[str, dict[int | str, str]] = defaultdict(dict)
+#: Rater id -> item -> the rater's answer to it.
+Answers = dict[str, dict[int | str, str]]
+
+
+def _answers_by_rater(votes: Iterable[TimedVote]) -> Answers:
+    answers: Answers = defaultdict(dict)
     for vote in votes:
         answers[vote.rater_id][vote.item] = vote.answer
     return answers
