@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import numpy as np
+from django.core.exceptions import EmptyResultSet
 from django.db import connections
 from django.db.models import QuerySet
 
@@ -24,9 +25,12 @@ _TRAILER_BYTES = 2
 def query_columns(queryset: QuerySet, dtypes: Sequence[str]) -> list[np.ndarray]:
     """The columns of a ``values_list`` query, each as an array of its dtype (``"i8"``,
     ``"f8"``...); NULL reads as NaN in a float column."""
-    connection = connections[queryset.db]
-    if connection.vendor == "postgresql":
-        return _copied_columns(queryset, dtypes)
+    try:
+        sql, params = queryset.query.sql_with_params()
+    except EmptyResultSet:
+        return [np.empty(0, dtype=dtype) for dtype in dtypes]
+    if connections[queryset.db].vendor == "postgresql":
+        return _copied_columns(queryset.db, sql, params, dtypes)
     rows = [row for chunk in raw_chunks(queryset) for row in chunk]
     table = np.array(rows, dtype=np.float64).reshape(len(rows), len(dtypes))
     return [table[:, i].astype(dtype) for i, dtype in enumerate(dtypes)]
@@ -44,10 +48,11 @@ def raw_chunks(queryset: QuerySet) -> Iterator[list[tuple]]:
             yield chunk
 
 
-def _copied_columns(queryset: QuerySet, dtypes: Sequence[str]) -> list[np.ndarray]:
-    sql, params = queryset.query.sql_with_params()
+def _copied_columns(
+    alias: str, sql: str, params: Sequence[object], dtypes: Sequence[str]
+) -> list[np.ndarray]:
     data = bytearray()
-    with connections[queryset.db].cursor() as cursor:
+    with connections[alias].cursor() as cursor:
         with cursor.cursor.copy(f"COPY ({sql}) TO STDOUT (FORMAT BINARY)", params) as copy:
             for block in copy:
                 data += block
