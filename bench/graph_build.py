@@ -110,6 +110,9 @@ def run_build(study_id: int, path: str) -> None:
     from moralgraph import services
     from moralgraph.core import rank, report
 
+    if path == "job":
+        run_job(study_id)
+        return
     if path == "old":
         _restore_old_path(services, report, rank)
     study = Study.objects.get(pk=study_id)
@@ -117,6 +120,34 @@ def run_build(study_id: int, path: str) -> None:
     start = time.perf_counter()
     build = services.graph_build(study=study)
     print(f"{time.perf_counter() - start:.3f} {build.summary['counts']['votes']}")
+
+
+def run_job(study_id: int) -> None:
+    """Child process: the dashboard's Build job (``job_start``, run on a thread as the web
+    process runs it without a worker), its progress read from this thread's own connection
+    as the dashboard reads it, every change printed to stderr; prints ``seconds votes``."""
+    from dashboard.jobs import job_start
+    from dashboard.models import Job
+    from elicitation.models import Study
+
+    study = Study.objects.get(pk=study_id)
+    study.graph_builds.all().delete()
+    start = time.perf_counter()
+    job = job_start(study=study, kind="aggregate")
+    seen = None
+    while job.state in (Job.State.QUEUED, Job.State.RUNNING):
+        time.sleep(0.2)
+        job.refresh_from_db()
+        now = (job.progress_done, job.progress_total, job.message)
+        if now != seen and job.state == Job.State.RUNNING:
+            bar = f"{job.progress_done}/{job.progress_total}"
+            print(
+                f"  {time.perf_counter() - start:6.1f} s  {bar:>7}  {job.message}", file=sys.stderr
+            )
+            seen = now
+    if job.state != Job.State.DONE:
+        raise SystemExit(f"Build job {job.pk} ended {job.state}: {job.error}")
+    print(f"{time.perf_counter() - start:.3f} {job.result['counts']['votes']}")
 
 
 def _restore_old_path(services, report, rank) -> None:
@@ -150,6 +181,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", nargs="+", default=["10k", "100k"], choices=list(SIZES))
     parser.add_argument("--million", action="store_true", help="add 1M votes (new path only)")
+    parser.add_argument(
+        "--job",
+        action="store_true",
+        help="also run each size as the dashboard's Build job, printing its progress bar",
+    )
     parser.add_argument(
         "--baseline-root",
         type=Path,
@@ -195,6 +231,9 @@ def main() -> None:
         elif base:
             row += " — | — |"
         print(row, flush=True)
+        if args.job:
+            job_s, job_mb, _ = timed_child(study_id, "job", env)
+            print(f"(Build job, {label}: {job_s:.2f} s, peak {job_mb:.0f} MB)", flush=True)
         if old:
             last = (new_s, old[0], new_mb)
         Study.objects.filter(pk=study_id).delete()
