@@ -45,8 +45,10 @@ from .rank import BTData, BTFit, BTIntervals
 #: When no context has more values than this, every sample is refitted exactly (see
 #: :class:`_ExactRefit`); otherwise the one-step solution stands.
 EXACT_LIMIT = 150
-#: Bootstrap samples solved together: memory is about ``nodes * CHUNK * 8`` bytes a matrix.
+#: Most bootstrap samples solved together; fewer where one sample's columns (parameters,
+#: cells and raters, 8 bytes each) would pass :data:`CHUNK_BYTES` together.
 CHUNK = 25
+CHUNK_BYTES = 48 * 2**20
 #: Nodes whose draws one quantile call sorts (a copy of ``rows * samples`` floats).
 QUANTILE_ROWS = 20_000
 #: Largest padded block system (bytes) the exact refit solves in one batched call.
@@ -95,6 +97,26 @@ def _draw_counts(rng: np.random.Generator, n_raters: int, samples: int) -> np.nd
     return counts
 
 
+def _chunk(rows: int) -> int:
+    """Samples per chunk when one sample's columns hold ``rows`` floats between them."""
+    return max(1, min(CHUNK, CHUNK_BYTES // (8 * max(rows, 1))))
+
+
+def _draws(fit: BTFit, samples: int) -> bool:
+    return samples > 0 and len(fit.theta) > 0
+
+
+def skip_draws(rng: np.random.Generator, data: BTData, fit: BTFit, samples: int) -> None:
+    """Move ``rng`` past the draws :func:`bt_intervals` makes from it for these arguments,
+    without making them into counts: what comes after the intervals can then run beside
+    them and draw what it would have drawn after them."""
+    if not _draws(fit, samples):
+        return
+    n_raters = len(np.unique(data.rater))
+    for _ in range(samples):
+        rng.integers(0, n_raters, n_raters)
+
+
 def _recenter(theta: np.ndarray, starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
     mean = np.add.reduceat(theta, starts, axis=0) / sizes[:, None]
     return theta - np.repeat(mean, sizes, axis=0)
@@ -121,7 +143,7 @@ def bt_intervals(
 ) -> BTIntervals:
     """Percentile intervals and P(top) per node from a linearised rater bootstrap (module doc)."""
     n_nodes = len(fit.theta)
-    if samples == 0 or n_nodes == 0:
+    if not _draws(fit, samples):
         nan = np.full(n_nodes, np.nan)
         return BTIntervals(nan, nan.copy(), nan.copy(), 0)
     _, rater_idx = np.unique(data.rater, return_inverse=True)
@@ -139,8 +161,9 @@ def bt_intervals(
     draws = np.empty((n_nodes, samples), dtype=np.float32)
     top = np.zeros(n_nodes)
     exact = _ExactRefit(data, starts, sizes, l2, alpha_l2) if _small(sizes, exact_limit) else None
-    for first in range(0, samples, CHUNK):
-        k = min(CHUNK, samples - first)
+    chunk = _chunk(n_nodes + len(fit.alpha) + len(data.cell_rows) + n_raters)
+    for first in range(0, samples, chunk):
+        k = min(chunk, samples - first)
         counts = _draw_counts(rng, n_raters, k)
         step = solve(gradients @ (counts - 1)) * hessian.diagonal()[:, None]
         step /= sample_diag(counts)
