@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -51,6 +52,9 @@ STAGES = (
     "Reliability and the publishing gate.",
 )
 FLOAT_DIGITS = 10
+#: From this many votes the reliability report runs beside the intervals on a second thread
+#: (a build of fewer takes a few seconds on one core).
+BESIDE_MIN_VOTES = 200_000
 PAGERANK_NOTES = {
     MAI_ALGORITHM: "MAI PageRank: damping 0.85, fixed iterations from uniform, no "
     "redistribution of dangling mass, so scores need not sum to 1.",
@@ -253,8 +257,10 @@ def _parts(
     on_stage(STAGES[1])
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reliability") as beside:
         after = copy.deepcopy(rng)
-        later = beside.submit(
-            _reliability_after_intervals, votes, config, after, data, fit, thresholds
+        later = (
+            beside.submit(_reliability_after_intervals, votes, config, after, data, fit, thresholds)
+            if _beside(votes)
+            else None
         )
         intervals = bt_intervals(
             data,
@@ -266,7 +272,11 @@ def _parts(
             alpha_l2=config.bt_alpha_l2,
         )
         on_stage(STAGES[2])
-        reliability = later.result()
+        reliability = (
+            later.result()
+            if later is not None
+            else _reliability_after_intervals(votes, config, after, data, fit, thresholds)
+        )
     quality = quality_section(votes, rater_flags, config) if rater_flags is not None else None
     if quality is not None:
         reliability = gate_with_flags(reliability, quality["flagged_share"], thresholds)
@@ -293,6 +303,12 @@ def _parts(
     return Parts(
         head, contexts, lambda kept_only: _global_section(votes, config, groups, kept_only)
     )
+
+
+def _beside(votes: VoteArrays) -> bool:
+    """Whether to take a second core for the reliability report: only for a study big enough
+    to wait for, on a machine that has one."""
+    return votes.n_votes >= BESIDE_MIN_VOTES and (os.cpu_count() or 1) > 1
 
 
 def _reliability_after_intervals(

@@ -159,8 +159,11 @@ def test_the_exact_refit_gives_the_same_intervals_padded_in_one_call_or_block_by
     np.testing.assert_allclose(padded.prob_top, by_block.prob_top, atol=1e-9)
 
 
+@pytest.mark.parametrize("beside_from", [0, 10**9])
 @pytest.mark.parametrize("samples", [0, 7])
-def test_reliability_beside_the_intervals_draws_what_it_would_draw_after_them(samples):
+def test_reliability_beside_the_intervals_draws_what_it_would_draw_after_them(
+    samples, beside_from, monkeypatch
+):
     """The build runs the reliability report beside the intervals, from a copy of the
     generator moved past the intervals' draws: the report must be the one made after them."""
     from moralgraph.core import report
@@ -168,6 +171,7 @@ def test_reliability_beside_the_intervals_draws_what_it_would_draw_after_them(sa
     from moralgraph.core.reliability import GateThresholds, reliability_report
     from moralgraph.core.types import Config
 
+    monkeypatch.setattr(report, "BESIDE_MIN_VOTES", beside_from)
     votes, _ = latent_study(values=8, contexts=2, raters=60)
     config = Config(bootstrap_samples=samples, split_half_repeats=3, folds=3)
     rng = np.random.default_rng(config.seed)
