@@ -54,7 +54,7 @@ STAGES = (
 FLOAT_DIGITS = 10
 #: From this many votes the reliability report runs beside the intervals on a second thread
 #: (a build of fewer takes a few seconds on one core).
-BESIDE_MIN_VOTES = 200_000
+BESIDE_MIN_VOTES = 50_000
 PAGERANK_NOTES = {
     MAI_ALGORITHM: "MAI PageRank: damping 0.85, fixed iterations from uniform, no "
     "redistribution of dangling mass, so scores need not sum to 1.",
