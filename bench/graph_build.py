@@ -165,10 +165,13 @@ def timed_child(
     study_id: int, path: str, env: dict[str, str], root: Path = ROOT
 ) -> tuple[float, float, int]:
     """Seconds, peak RSS in MB and votes of one build in a child process; ``root``: the
-    checkout whose code builds (another one for ``--baseline-root``)."""
+    checkout whose code builds (another one for ``--baseline-root``). The child runs in
+    ``root``: importing the Celery app puts the working directory first on ``sys.path``, so a
+    baseline child started here built with this checkout's code (every baseline figure
+    before 2026-12-07 07:00 UTC did)."""
     env = {**env, "PYTHONPATH": str(root)}
     args = [sys.executable, str(root / "bench" / "graph_build.py"), "--child", str(study_id), path]
-    child = subprocess.Popen(args, stdout=subprocess.PIPE, env=env, text=True)  # noqa: S603
+    child = subprocess.Popen(args, stdout=subprocess.PIPE, env=env, text=True, cwd=root)  # noqa: S603
     out = child.stdout.read() if child.stdout else ""
     _, status, usage = os.wait4(child.pid, 0)
     if status != 0:
