@@ -47,7 +47,7 @@ from .rank import BTData, BTFit, BTIntervals
 EXACT_LIMIT = 150
 #: Most bootstrap samples solved together; fewer where one sample's columns (parameters,
 #: cells and raters, 8 bytes each) would pass :data:`CHUNK_BYTES` together.
-CHUNK = 25
+CHUNK = 100
 CHUNK_BYTES = 48 * 2**20
 #: Nodes whose draws one quantile call sorts (a copy of ``rows * samples`` floats).
 QUANTILE_ROWS = 20_000
