@@ -95,13 +95,15 @@ def seed_study(label: str) -> int:
 
 
 def analyze() -> None:
-    """Planner statistics for the freshly seeded rows, as autovacuum would gather them for a
-    real study's tables: without them PostgreSQL plans the build's queries for empty tables."""
+    """The freshly seeded tables as autovacuum leaves a real study's: planner statistics
+    (without them PostgreSQL plans the build's queries for empty tables) and the rows marked
+    visible (otherwise the first build after seeding pays for setting every row's hint bits:
+    57.8 s against 48.1 s for the next build of the same 1M study)."""
     from django.db import connection
 
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
-            cursor.execute("ANALYZE")
+            cursor.execute("VACUUM ANALYZE")
 
 
 def run_build(study_id: int, path: str) -> None:
