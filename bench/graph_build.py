@@ -9,6 +9,10 @@ process so that its peak RSS is its own:
 * old: the build as it was before: the 200-refit :func:`moralgraph.core.rank.bt_bootstrap`,
   the indented JSON text (pure-Python encoder) and BLAS threads not pinned; the rest is shared.
 
+``--incremental`` then switches the study to an acquiescence term per context, builds it,
+adds a wave of new votes in one context and times the build that keeps the other contexts'
+intervals against a full build of the same votes.
+
 Sizes: 10k votes / 1k values / 10 contexts and 100k / 10k / 20 by default; ``--million`` adds
 1M / 100k / 50 for the new path only (the old one takes many minutes there). The database is
 ``DATABASE_URL`` (each size in a study of its own, deleted afterwards) or, unset, a temporary
@@ -106,8 +110,37 @@ def analyze() -> None:
             cursor.execute("VACUUM ANALYZE")
 
 
+def add_votes(study_id: int, count: int, seed: int = 1) -> None:
+    """A new wave in one context: ``count`` votes by new participants (10 each) on the first
+    context's hypotheses, answers drawn at random."""
+    import numpy as np
+
+    from elicitation.models import Participant, WisdomVote
+    from moralgraph.core.types import ANSWERS
+    from moralgraph.models import UpgradeHypothesis
+
+    rng = np.random.default_rng(seed)
+    first = UpgradeHypothesis.objects.filter(study_id=study_id).order_by("context_id", "id")
+    context = first.values_list("context_id", flat=True).first()
+    ids = list(first.filter(context_id=context).values_list("id", flat=True))
+    people = Participant.objects.bulk_create(
+        [Participant(study_id=study_id, token=f"w{study_id}-{n}") for n in range(count // 10)]
+    )
+    votes = [
+        WisdomVote(participant=person, hypothesis_id=hypothesis, answer=ANSWERS[answer])
+        for person in people
+        for hypothesis, answer in zip(
+            rng.choice(ids, min(10, len(ids)), replace=False).tolist(),
+            rng.choice([0, 1, 3], 10).tolist(),
+            strict=False,
+        )
+    ]
+    WisdomVote.objects.bulk_create(votes, batch_size=BATCH)
+
+
 def run_build(study_id: int, path: str) -> None:
-    """Child process: one timed ``graph_build`` on the given path; prints ``seconds``."""
+    """Child process: one timed ``graph_build`` on the given path; prints ``seconds votes``.
+    Every path but ``incremental`` starts with no earlier build to keep anything from."""
     from elicitation.models import Study
     from moralgraph import services
     from moralgraph.core import rank, report
@@ -118,7 +151,8 @@ def run_build(study_id: int, path: str) -> None:
     if path == "old":
         _restore_old_path(services, report, rank)
     study = Study.objects.get(pk=study_id)
-    study.graph_builds.all().delete()
+    if path != "incremental":
+        study.graph_builds.all().delete()
     start = time.perf_counter()
     build = services.graph_build(study=study)
     print(f"{time.perf_counter() - start:.3f} {build.summary['counts']['votes']}")
@@ -182,6 +216,28 @@ def timed_child(
     return float(seconds), usage.ru_maxrss / 1024, int(votes)
 
 
+def incremental_row(study_id: int, label: str, votes: int, env: dict[str, str]) -> str:
+    """Full build with an acquiescence term per context, a wave of new votes in one context,
+    then the incremental build (keeping the first build's intervals) and a full one."""
+    from elicitation.models import Study
+
+    Study.objects.filter(pk=study_id).update(graph_acquiescence="per_context")
+    from moralgraph.models import GraphBuild
+
+    first_s = timed_child(study_id, "new", env)[0]  # the build the incremental one starts from
+    add_votes(study_id, max(100, votes // 200))
+    analyze()
+    inc_s, inc_mb, _ = timed_child(study_id, "incremental", env)
+    done = GraphBuild.objects.filter(study_id=study_id).latest("pk").summary["recomputed"]
+    full_s, full_mb, after = timed_child(study_id, "new", env)
+    return (
+        f"(per-context acquiescence, {label}: full build {first_s:.2f} s; "
+        f"+{after - votes:,} votes in one context: incremental {inc_s:.2f} s, {inc_mb:.0f} MB, "
+        f"{len(done['bootstrapped'])} context(s) bootstrapped, {len(done['kept'])} kept; "
+        f"full {full_s:.2f} s, {full_mb:.0f} MB; full/incremental {full_s / inc_s:.1f}x)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", nargs="+", default=["10k", "100k"], choices=list(SIZES))
@@ -196,6 +252,13 @@ def main() -> None:
         type=Path,
         help="another checkout of this project (an earlier commit): its build is timed too, "
         "on the same seeded studies, as a 'baseline' column",
+    )
+    parser.add_argument(
+        "--incremental",
+        action="store_true",
+        help="also time, with an acquiescence term per context, a build after a new wave of "
+        "votes (0.5%% more, in one context) that keeps the other contexts' intervals, "
+        "against a full build of the same votes",
     )
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -239,6 +302,8 @@ def main() -> None:
         if args.job:
             job_s, job_mb, _ = timed_child(study_id, "job", env)
             print(f"(Build job, {label}: {job_s:.2f} s, peak {job_mb:.0f} MB)", flush=True)
+        if args.incremental:
+            print(incremental_row(study_id, label, votes, env), flush=True)
         if old:
             last = (new_s, old[0], new_mb)
         Study.objects.filter(pk=study_id).delete()

@@ -32,10 +32,16 @@ STUDY_SETTINGS = (
     "refresh_every_minutes",
     "card_button_after",
     "max_participant_messages",
+    "graph_acquiescence",
 )
 
 
-DEFAULTED_SETTINGS = ("admission", "completion_min_messages", "completion_min_votes")
+DEFAULTED_SETTINGS = (
+    "admission",
+    "completion_min_messages",
+    "completion_min_votes",
+    "graph_acquiescence",
+)
 
 
 class StudyForm(forms.ModelForm):
@@ -86,6 +92,9 @@ class StudyForm(forms.ModelForm):
 
     def clean_completion_min_votes(self) -> int:
         return self._kept("completion_min_votes")
+
+    def clean_graph_acquiescence(self) -> str:
+        return self._kept("graph_acquiescence")
 
     def clean_slug(self) -> str:
         slug = self.cleaned_data["slug"]

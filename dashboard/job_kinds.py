@@ -72,6 +72,7 @@ def _aggregate(job: Job, progress: Progress) -> tuple[dict[str, Any], str]:
         "counts": counts,
         "publishable": build.summary["reliability"]["gate"]["publishable"],
         "changed_since": build.summary.get("changed_since"),
+        "recomputed": build.summary.get("recomputed"),
     }
     message = (
         f"{counts['votes']} votes by {counts['raters']} voters on {counts['values']} values "

@@ -41,6 +41,7 @@ class StudyFields(TypedDict, total=False):
     refresh_every_minutes: int | None
     card_button_after: int
     max_participant_messages: int
+    graph_acquiescence: str
 
 
 @dataclass(frozen=True)

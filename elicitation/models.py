@@ -23,6 +23,10 @@ class Study(models.Model):
         PROLIFIC = "prolific", "Prolific only"
         INVITE = "invite", "Invite links"
 
+    class Acquiescence(models.TextChoices):
+        SHARED = "shared", "One for the study (as MAI)"
+        PER_CONTEXT = "per_context", "One per context (incremental builds)"
+
     slug = models.SlugField(unique=True)
     title = models.CharField(max_length=200)
     description = models.TextField(blank=True)
@@ -90,6 +94,15 @@ class Study(models.Model):
         default=10,
         validators=[MinValueValidator(1)],
         help_text="After this many participant messages the chat ends and the card is written.",
+    )
+    graph_acquiescence = models.CharField(
+        max_length=12,
+        choices=Acquiescence.choices,
+        default=Acquiescence.SHARED,
+        verbose_name="Acquiescence in graph builds",
+        help_text="Bradley-Terry's tendency to agree with any story shown: one term for the "
+        "whole study, as in MAI's study, or one per context, which lets a build keep the "
+        "intervals of every context that no new vote touched (much faster on a large study).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

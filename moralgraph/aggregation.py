@@ -16,13 +16,14 @@ from django.conf import settings
 
 from elicitation.models import Study
 
-from . import loaders
+from . import loaders, selectors
 from .core import Config, FlagThresholds, GateThresholds, aggregate, flag_raters, without_raters
-from .core.inputs import context_fingerprints
+from .core.by_context import INTERVALS_VERSION, Kept, separable
+from .core.inputs import context_fingerprints, contexts_changed
 from .core.raters import TimedVote
-from .core.report import Parts, aggregate_parts
+from .core.report import Parts, aggregate_parts, clean
 from .core.types import VoteArrays
-from .models import RaterExclusion
+from .models import GraphBuild, RaterExclusion
 
 #: The demographic answer that bridging splits raters by.
 BRIDGING_FIELD = "usPoliticalAffiliation"
@@ -60,7 +61,7 @@ def study_graph(
     inputs = _inputs(study, group_field)
     result = aggregate(
         inputs.votes,
-        config,
+        config or study_config(study),
         groups=inputs.groups or None,
         thresholds=thresholds or gate_thresholds(),
         rater_flags=inputs.flags,
@@ -76,14 +77,19 @@ def study_graph_parts(
     thresholds: GateThresholds | None = None,
     group_field: str = BRIDGING_FIELD,
     on_stage: Callable[[str], None] | None = None,
+    previous: GraphBuild | None = None,
 ) -> Parts:
     """:func:`study_graph` in pieces made as they are read (see :class:`core.report.Parts`).
 
     ``on_stage(name)`` is told as the votes are loaded (:data:`LOADING`) and as each of
-    :data:`core.report.STAGES` begins."""
+    :data:`core.report.STAGES` begins. ``previous``: an earlier build of the study, whose
+    Bradley-Terry intervals are kept for every context whose votes did not change since, when
+    each context is fitted alone (:mod:`core.by_context`) and the config is the same."""
+    config = config or study_config(study)
     if on_stage is not None:
         on_stage(LOADING)
     inputs = _inputs(study, group_field)
+    fingerprints = context_fingerprints(inputs.votes, inputs.groups)
     parts = aggregate_parts(
         inputs.votes,
         config,
@@ -91,11 +97,35 @@ def study_graph_parts(
         thresholds=thresholds or gate_thresholds(),
         rater_flags=inputs.flags,
         on_stage=on_stage,
+        kept=kept_intervals(previous, config, fingerprints),
     )
     _describe_quality(parts.head["rater_quality"], inputs)
     parts.head.update(_extras(inputs, group_field))
-    parts.inputs = context_fingerprints(inputs.votes, inputs.groups)
+    parts.inputs = fingerprints
     return parts
+
+
+def study_config(study: Study) -> Config:
+    """The config of a study's builds when none is given: the defaults, with the organizer's
+    choice of acquiescence term."""
+    return Config(bt_alpha=study.graph_acquiescence)
+
+
+def kept_intervals(
+    previous: GraphBuild | None, config: Config, fingerprints: dict[str, str]
+) -> Kept:
+    """The intervals ``previous`` stored for the contexts whose votes are still the same, if
+    a build with ``config`` can keep them (see :mod:`core.by_context`)."""
+    if previous is None or not separable(config) or not _same_method(previous, config):
+        return {}
+    unchanged = contexts_changed(previous.summary.get("context_inputs"), fingerprints)
+    return selectors.graph_build_intervals(previous, unchanged["unchanged"])
+
+
+def _same_method(build: GraphBuild, config: Config) -> bool:
+    recomputed = build.summary.get("recomputed") or {}
+    same_version = recomputed.get("intervals_version") == INTERVALS_VERSION
+    return same_version and build.config == clean(config.to_dict())
 
 
 def _inputs(study: Study, group_field: str) -> _Inputs:

@@ -5,12 +5,13 @@ from typing import Any
 
 import numpy as np
 from django.db.models import IntegerField, Max, QuerySet, Subquery
-from django.db.models.fields.json import KT
+from django.db.models.fields.json import KT, KeyTransform
 from django.db.models.functions import Cast, Coalesce
 
 from elicitation.models import Context, Study, ValuesCard
 
 from .core.compare import compare_builds
+from .core.store import section_key
 from .models import (
     CanonicalValue,
     CardLink,
@@ -138,6 +139,20 @@ def latest_graph_build_stamp(study: Study) -> dict[str, Any] | None:
     """When the newest build was made and from how many votes, without loading its summary."""
     votes = Coalesce(Cast(KT("summary__counts__votes"), IntegerField()), 0)
     return _builds_newest_first(study).values("built_at", "graph_version", votes=votes).first()
+
+
+def graph_build_intervals(
+    build: GraphBuild, context_ids: Iterable[str]
+) -> dict[str, dict[Any, tuple[Any, Any, Any]]]:
+    """Per context id (as text): value id -> (lo, hi, P(top)) as ``build`` stored its
+    Bradley-Terry rows; only that part of each section is read."""
+    keys = {section_key(cid): str(cid) for cid in context_ids}
+    rows = GraphBuildSection.objects.filter(build=build, key__in=keys)
+    rows = rows.annotate(rows=KeyTransform("bradley_terry", "data")).values_list("key", "rows")
+    return {
+        keys[key]: {row["value"]: (row["lo"], row["hi"], row["prob_top"]) for row in bt or []}
+        for key, bt in rows
+    }
 
 
 def graph_build_section(build: GraphBuild, key: str) -> dict[str, Any] | None:

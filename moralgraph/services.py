@@ -22,6 +22,7 @@ from elicitation.models import Context, Study, ValuesCard
 
 from . import aggregation, dedupe, hypotheses, moderation, selectors
 from .core import FLAGS, GLOBAL_SECTION, Config, dumps, section_key
+from .core.by_context import INTERVALS_VERSION
 from .core.inputs import contexts_changed
 from .core.report import STAGES, Parts, clean
 from .core.store import SECTIONED, context_piece, global_piece, label_tables
@@ -338,6 +339,10 @@ def graph_build(
     whole result is never held at once. ``graph_version`` is the SHA-256 of the compact JSON of
     the head, then of each stored context section and the global one, in order. ``progress(done,
     total, message)`` is told of each context written.
+
+    With an acquiescence term per context, the Bradley-Terry intervals of every context whose
+    votes did not change since the newest build are kept from it (the same bytes a fresh
+    bootstrap gives); the summary's ``recomputed`` says which contexts were bootstrapped again.
     """
     progress = progress or _silent
     stages = [aggregation.LOADING, *STAGES]
@@ -347,9 +352,10 @@ def graph_build(
     def on_stage(name: str) -> None:
         progress(stages.index(name), steps, name)
 
+    newest = selectors.latest_graph_build(study)
     with threadpool_limits(limits=1, user_api="blas"):
-        parts = aggregation.study_graph_parts(study, config, on_stage=on_stage)
-        return _graph_build_store(study, parts, _after_stages(progress, len(stages)))
+        parts = aggregation.study_graph_parts(study, config, on_stage=on_stage, previous=newest)
+        return _graph_build_store(study, parts, newest, _after_stages(progress, len(stages)))
 
 
 def _after_stages(progress: Progress, stages: int) -> Progress:
@@ -365,20 +371,27 @@ def _silent(done: int, total: int, message: str) -> None:
     return None
 
 
-def _inputs_summary(newest: GraphBuild | None, inputs: dict[str, str]) -> dict[str, Any]:
-    """Each context's vote digest, and which contexts' votes changed since ``newest``. Every
-    section is still recomputed: Bradley-Terry and the gate join the contexts."""
+def _inputs_summary(newest: GraphBuild | None, parts: Parts) -> dict[str, Any]:
+    """Each context's vote digest, which contexts' votes changed since ``newest``, and which
+    contexts' Bradley-Terry intervals were bootstrapped here or kept from ``newest``."""
     before = (newest.summary.get("context_inputs") if newest is not None else None) or None
-    changes = contexts_changed(before, inputs) if before is not None else None
+    changes = contexts_changed(before, parts.inputs) if before is not None else None
     return {
-        "context_inputs": inputs,
+        "context_inputs": parts.inputs,
         "changed_since": {"build": newest.pk, **changes} if changes is not None else None,
+        "recomputed": {
+            "intervals_version": INTERVALS_VERSION,
+            "bootstrapped": parts.bootstrapped,
+            "kept": parts.kept,
+            "kept_from": newest.pk if parts.kept and newest is not None else None,
+        },
     }
 
 
 @transaction.atomic
-def _graph_build_store(study: Study, parts: Parts, progress: Progress) -> GraphBuild:
-    newest = selectors.latest_graph_build(study)
+def _graph_build_store(
+    study: Study, parts: Parts, newest: GraphBuild | None, progress: Progress
+) -> GraphBuild:
     head = clean(parts.head)
     digest = hashlib.sha256(dumps(head, cleaned=True).encode())
     titles, names = label_tables(head["labels"])
@@ -398,7 +411,7 @@ def _graph_build_store(study: Study, parts: Parts, progress: Progress) -> GraphB
         return newest
     build.summary = {key: value for key, value in head.items() if key not in SECTIONED}
     build.summary["contexts"] = entries
-    build.summary.update(_inputs_summary(newest, parts.inputs))
+    build.summary.update(_inputs_summary(newest, parts))
     build.graph_version = version
     build.save(update_fields=["summary", "graph_version"])
     progress(total + 1, total + 1, "Built.")

@@ -6,7 +6,8 @@ scores with bootstrap intervals, bridging (when rater groups are given), the
 reliability report, and for each context a winner with the reasons it may or may
 not be published.  Intervals and P(top) come from the linearised rater bootstrap of
 :mod:`.intervals` (one sparse factorisation instead of a refit per sample).  All
-randomness comes from one generator seeded by ``config.seed``; nothing reads the clock.
+randomness comes from one generator seeded by ``config.seed`` (with an acquiescence term per
+context, each context's bootstrap has its own: :mod:`.by_context`); nothing reads the clock.
 :func:`dumps` writes sorted keys and floats rounded to :data:`FLOAT_DIGITS` decimals, so
 equal inputs give equal bytes.
 """
@@ -27,6 +28,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .bridging import Bridging, edge_bridging, winner_bridging
+from .by_context import ContextFits, Kept, fit_contexts, intervals_by_context, separable
 from .edges import GLOBAL, EdgeTable, pair_contexts, summarize_edges
 from .graph import contested_sets
 from .intervals import bt_intervals, skip_draws
@@ -191,6 +193,10 @@ class Parts:
     overall: Callable[[bool], dict[str, Any]]
     #: Context label -> digest of its votes (:func:`.inputs.context_fingerprints`), if made.
     inputs: dict[str, str] = field(default_factory=dict)
+    #: Labels (as text) of the contexts whose intervals were bootstrapped in this build, and
+    #: of those whose intervals were kept from an earlier one.
+    bootstrapped: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
 
 
 def aggregate(
@@ -229,14 +235,17 @@ def aggregate_parts(
     thresholds: GateThresholds | None = None,
     rater_flags: Mapping[str, Sequence[str]] | None = None,
     on_stage: Callable[[str], None] | None = None,
+    kept: Kept | None = None,
 ) -> Parts:
     """:func:`aggregate` as :class:`Parts`, so a caller can write each section as it is made.
 
-    ``on_stage(name)`` is told as each of :data:`STAGES` begins (for a progress bar)."""
+    ``on_stage(name)`` is told as each of :data:`STAGES` begins (for a progress bar).
+    ``kept``: intervals an earlier build stored for contexts whose votes did not change (see
+    :mod:`.by_context`; used only when each context is fitted alone)."""
     config = config or Config()
     thresholds = thresholds or GateThresholds()
     with _one_blas_thread():
-        return _parts(votes, config, groups, thresholds, rater_flags, on_stage or _quiet)
+        return _parts(votes, config, groups, thresholds, rater_flags, on_stage or _quiet, kept)
 
 
 def _quiet(stage: str) -> None:
@@ -250,10 +259,11 @@ def _parts(
     thresholds: GateThresholds,
     rater_flags: Mapping[str, Sequence[str]] | None,
     on_stage: Callable[[str], None],
+    kept: Kept | None,
 ) -> Parts:
     rng = np.random.default_rng(config.seed)
     on_stage(STAGES[0])
-    data, fit = bradley_terry(votes, config)
+    data, fit = _bt_fit(votes, config)
     on_stage(STAGES[1])
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="reliability") as beside:
         after = copy.deepcopy(rng)
@@ -262,15 +272,7 @@ def _parts(
             if _beside(votes)
             else None
         )
-        intervals = bt_intervals(
-            data,
-            fit,
-            samples=config.bootstrap_samples,
-            rng=rng,
-            level=config.ci_level,
-            l2=config.bt_l2,
-            alpha_l2=config.bt_alpha_l2,
-        )
+        intervals, bootstrapped, reused = _bt_intervals(votes, config, rng, data, fit, kept)
         on_stage(STAGES[2])
         reliability = (
             later.result()
@@ -301,8 +303,44 @@ def _parts(
     if quality is not None:
         head["rater_quality"] = quality
     return Parts(
-        head, contexts, lambda kept_only: _global_section(votes, config, groups, kept_only)
+        head,
+        contexts,
+        lambda kept_only: _global_section(votes, config, groups, kept_only),
+        bootstrapped=bootstrapped,
+        kept=reused,
     )
+
+
+def _bt_fit(votes: VoteArrays, config: Config) -> tuple[BTData | ContextFits, BTFit]:
+    """The Bradley-Terry fit, of each context alone where the config lets them be."""
+    if separable(config):
+        fitted = fit_contexts(votes, config)
+        return fitted, fitted.joined
+    return bradley_terry(votes, config)
+
+
+def _bt_intervals(
+    votes: VoteArrays,
+    config: Config,
+    rng: np.random.Generator,
+    data: BTData | ContextFits,
+    fit: BTFit,
+    kept: Kept | None,
+) -> tuple[BTIntervals, list[str], list[str]]:
+    """Intervals and P(top), the labels of the contexts bootstrapped for them and of those
+    whose intervals were ``kept`` (only a per-context fit can keep any)."""
+    if isinstance(data, ContextFits):
+        return intervals_by_context(data, votes, config, kept)
+    intervals = bt_intervals(
+        data,
+        fit,
+        samples=config.bootstrap_samples,
+        rng=rng,
+        level=config.ci_level,
+        l2=config.bt_l2,
+        alpha_l2=config.bt_alpha_l2,
+    )
+    return intervals, [str(label) for label in votes.contexts], []
 
 
 def _beside(votes: VoteArrays) -> bool:
@@ -315,14 +353,16 @@ def _reliability_after_intervals(
     votes: VoteArrays,
     config: Config,
     rng: np.random.Generator,
-    data: BTData,
+    data: BTData | ContextFits,
     fit: BTFit,
     thresholds: GateThresholds,
 ) -> ReliabilityReport:
     """The reliability report as it would be made after the intervals (``rng`` is moved past
     their draws first), so that it can run beside them: the two take about as long at a
-    million votes, and much of either runs in numpy and scipy without the GIL."""
-    skip_draws(rng, data, fit, config.bootstrap_samples)
+    million votes, and much of either runs in numpy and scipy without the GIL. Contexts fitted
+    alone draw from generators of their own, so there is nothing to skip."""
+    if isinstance(data, BTData):
+        skip_draws(rng, data, fit, config.bootstrap_samples)
     return reliability_report(votes, config, rng=rng, thresholds=thresholds, full_fit=fit)
 
 

@@ -25,7 +25,7 @@ from moralgraph.core import dumps, split_result
 from moralgraph.models import CanonicalValue, GraphBuild, UpgradeHypothesis
 from moralgraph.reranker import embedding
 from moralgraph.selectors import latest_graph_build
-from tests.factories import linked_value, small_graph
+from tests.factories import linked_value, small_graph, voted_chain
 from tests.fakes.openai_server import Error, Reply, interviewer_responder
 
 pytestmark = pytest.mark.django_db
@@ -95,7 +95,7 @@ def test_building_the_graph_stores_a_build_and_a_summary_of_it_on_the_job(staff,
     assert response.status_code == 302 and response.url == job_url
     assert (job.state, job.percent, job.error) == (Job.State.DONE, 100, "")
     summary, sections = split_result(json.loads(dumps(study_graph(study))))
-    inputs = ("context_inputs", "changed_since")  # the service's, beyond the aggregation's
+    inputs = ("context_inputs", "changed_since", "recomputed")  # the service's own
     stored = {key: value for key, value in build.summary.items() if key not in inputs}
     assert (stored, dict(build.sections.values_list("key", "data"))) == (summary, sections)
     assert job.result == {
@@ -104,6 +104,7 @@ def test_building_the_graph_stores_a_build_and_a_summary_of_it_on_the_job(staff,
         "counts": build.summary["counts"],
         "publishable": build.summary["reliability"]["gate"]["publishable"],
         "changed_since": None,
+        "recomputed": build.summary["recomputed"],
     }
     assert job.message == "12 votes by 6 voters on 3 values in 1 contexts."
     assert job.started_at and job.finished_at and job.created_by.username == "organizer"
@@ -573,3 +574,29 @@ def test_the_build_job_says_how_many_contexts_new_votes_touched(staff, study, co
     assert job.result["changed_since"]["changed"] == [str(graph["context"].pk)]
     page = staff.get(reverse("dashboard:job", args=[study.slug, job.pk])).content.decode()
     assert f"Since build #{first.pk}, new or changed votes touched 1 of 1 contexts" in page
+    assert "Every context was recomputed (with one acquiescence term" in page
+
+
+def test_the_build_job_says_which_contexts_it_bootstrapped_and_which_it_kept(
+    staff, study, committed
+):
+    study.graph_acquiescence = Study.Acquiescence.PER_CONTEXT
+    study.save(update_fields=["graph_acquiescence"])
+    graph = small_graph(study)
+    voted_chain(study, ("Calm", "Candour", "Patience"), name="When the user doubts")
+    committed(staff.post, start_url(study), {"kind": "aggregate"})
+    first = latest_graph_build(study)
+    voter = elicitation_services.participant_start(study=study)
+    elicitation_services.participant_consent(participant=voter, agreed=True)
+    hypothesis = UpgradeHypothesis.objects.filter(context=graph["context"]).first()
+    WisdomVote.objects.create(participant=voter, hypothesis=hypothesis, answer="wiser")
+
+    committed(staff.post, start_url(study), {"kind": "aggregate"})
+
+    job = Job.objects.order_by("-pk").first()
+    assert job.result["recomputed"]["bootstrapped"] == [str(graph["context"].pk)]
+    page = staff.get(reverse("dashboard:job", args=[study.slug, job.pk])).content.decode()
+    assert (
+        f"Bradley-Terry intervals bootstrapped for 1 context and kept from build #{first.pk} "
+        "for the other 1;" in page
+    )

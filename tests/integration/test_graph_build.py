@@ -28,7 +28,7 @@ from tests.graph_support import FAST
 
 pytestmark = pytest.mark.django_db
 #: What the service adds to the summary beyond the aggregation's head: votes per context.
-INPUT_KEYS = ("context_inputs", "changed_since")
+INPUT_KEYS = ("context_inputs", "changed_since", "recomputed")
 
 
 def one_more_vote(study: Study) -> None:
@@ -155,7 +155,7 @@ def test_new_votes_or_another_config_make_a_new_build(study):
 
 
 def test_nan_and_infinity_are_stored_as_none(study, monkeypatch):
-    def graph_with_nan(study, config=None, on_stage=None):
+    def graph_with_nan(study, config=None, on_stage=None, previous=None):
         head = {
             "config": {},
             "counts": {"votes": 0, "contexts": 1},
