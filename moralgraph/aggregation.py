@@ -21,7 +21,7 @@ from .core import Config, FlagThresholds, GateThresholds, aggregate, flag_raters
 from .core.by_context import INTERVALS_VERSION, Kept, separable
 from .core.inputs import context_fingerprints, contexts_changed
 from .core.raters import TimedVote
-from .core.report import Parts, aggregate_parts, clean
+from .core.report import SCHEMA_VERSION, Parts, aggregate_parts, clean
 from .core.types import VoteArrays
 from .models import GraphBuild, RaterExclusion
 
@@ -116,16 +116,23 @@ def kept_intervals(
 ) -> Kept:
     """The intervals ``previous`` stored for the contexts whose votes are still the same, if
     a build with ``config`` can keep them (see :mod:`core.by_context`)."""
-    if previous is None or not separable(config) or not _same_method(previous, config):
+    if previous is None or not separable(config):
+        return {}
+    if not same_method(previous, clean(config.to_dict())):
         return {}
     unchanged = contexts_changed(previous.summary.get("context_inputs"), fingerprints)
     return selectors.graph_build_intervals(previous, unchanged["unchanged"])
 
 
-def _same_method(build: GraphBuild, config: Config) -> bool:
+def same_method(build: GraphBuild, config: dict[str, Any]) -> bool:
+    """Whether ``build`` was made with ``config`` (as a build stores it) by this code's methods:
+    only then can a later build keep parts of it."""
     recomputed = build.summary.get("recomputed") or {}
-    same_version = recomputed.get("intervals_version") == INTERVALS_VERSION
-    return same_version and build.config == clean(config.to_dict())
+    return (
+        build.config == config
+        and build.summary.get("schema_version") == SCHEMA_VERSION
+        and recomputed.get("intervals_version") == INTERVALS_VERSION
+    )
 
 
 def _inputs(study: Study, group_field: str) -> _Inputs:

@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
-from django.db.models import IntegerField, Max, QuerySet, Subquery
+from django.db.models import IntegerField, Max, QuerySet, Subquery, TextField
 from django.db.models.fields.json import KT, KeyTransform
 from django.db.models.functions import Cast, Coalesce
 
@@ -153,6 +153,12 @@ def graph_build_intervals(
         keys[key]: {row["value"]: (row["lo"], row["hi"], row["prob_top"]) for row in bt or []}
         for key, bt in rows
     }
+
+
+def graph_build_section_text(build: GraphBuild, key: str) -> str:
+    """One section of ``build`` as the text it was stored as."""
+    rows = GraphBuildSection.objects.filter(build=build, key=key)
+    return rows.annotate(text=Cast("data", TextField())).values_list("text", flat=True).get()
 
 
 def graph_build_section(build: GraphBuild, key: str) -> dict[str, Any] | None:

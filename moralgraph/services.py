@@ -20,7 +20,7 @@ from elicitation.llm.errors import LLMError
 from elicitation.llm.prompts import Prompt
 from elicitation.models import Context, Study, ValuesCard
 
-from . import aggregation, dedupe, hypotheses, moderation, selectors
+from . import aggregation, dedupe, hypotheses, moderation, section_reuse, selectors
 from .core import FLAGS, GLOBAL_SECTION, Config, dumps, section_key
 from .core.by_context import INTERVALS_VERSION
 from .core.inputs import contexts_changed
@@ -371,21 +371,31 @@ def _silent(done: int, total: int, message: str) -> None:
     return None
 
 
-def _inputs_summary(newest: GraphBuild | None, parts: Parts) -> dict[str, Any]:
-    """Each context's vote digest, which contexts' votes changed since ``newest``, and which
-    contexts' Bradley-Terry intervals were bootstrapped here or kept from ``newest``."""
+def _inputs_summary(
+    newest: GraphBuild | None, parts: Parts, copied: set[str], heads: dict[str, str]
+) -> dict[str, Any]:
+    """Each context's vote and section-head digests, which contexts' votes changed since
+    ``newest``, which contexts' Bradley-Terry intervals were bootstrapped here or kept from
+    ``newest``, and whose sections were copied from it."""
     before = (newest.summary.get("context_inputs") if newest is not None else None) or None
     changes = contexts_changed(before, parts.inputs) if before is not None else None
+    reused = newest is not None and bool(parts.kept or copied)
     return {
         "context_inputs": parts.inputs,
+        "section_heads": heads,
         "changed_since": {"build": newest.pk, **changes} if changes is not None else None,
         "recomputed": {
             "intervals_version": INTERVALS_VERSION,
             "bootstrapped": parts.bootstrapped,
             "kept": parts.kept,
-            "kept_from": newest.pk if parts.kept and newest is not None else None,
+            "sections_copied": sorted(copied, key=_numeric_first),
+            "kept_from": newest.pk if reused else None,
         },
     }
+
+
+def _numeric_first(key: str) -> tuple:
+    return (0, int(key), key) if key.isdigit() else (1, 0, key)
 
 
 @transaction.atomic
@@ -396,12 +406,19 @@ def _graph_build_store(
     digest = hashlib.sha256(dumps(head, cleaned=True).encode())
     titles, names = label_tables(head["labels"])
     build = GraphBuild.objects.create(study=study, summary={}, config=head["config"])
+    heads = section_reuse.head_digests(parts)
+    copied = section_reuse.reusable_sections(newest, head, parts, heads)
     entries: dict[str, Any] = {}
     total = head["counts"]["contexts"]
-    for done, (context_id, section) in enumerate(parts.contexts(), start=1):
-        section = clean(section)
-        entries[str(context_id)], data = context_piece(context_id, section, titles, names)
-        _section_store(build, section_key(context_id), data, digest)
+    for done, (context_id, section) in enumerate(parts.contexts(copied), start=1):
+        key = section_key(context_id)
+        if section is None:
+            entries[str(context_id)] = newest.summary["contexts"][str(context_id)]
+            _section_copy(newest, build, key, digest)
+        else:
+            section = clean(section)
+            entries[str(context_id)], data = context_piece(context_id, section, titles, names)
+            _section_store(build, key, data, digest)
         progress(done, total + 1, f"{done} of {total} contexts written.")
     overall = clean(parts.overall(True))
     _section_store(build, GLOBAL_SECTION, global_piece(overall, titles), digest)
@@ -411,7 +428,8 @@ def _graph_build_store(
         return newest
     build.summary = {key: value for key, value in head.items() if key not in SECTIONED}
     build.summary["contexts"] = entries
-    build.summary.update(_inputs_summary(newest, parts))
+    build.summary["labels_digest"] = section_reuse.labels_digest(head)
+    build.summary.update(_inputs_summary(newest, parts, copied, heads))
     build.graph_version = version
     build.save(update_fields=["summary", "graph_version"])
     progress(total + 1, total + 1, "Built.")
@@ -531,6 +549,13 @@ def graph_build_label(*, build: GraphBuild, label: str) -> GraphBuild:
     build.label = " ".join(label.split())[: GraphBuild._meta.get_field("label").max_length]
     build.save(update_fields=["label"])
     return build
+
+
+def _section_copy(source: GraphBuild, build: GraphBuild, key: str, digest: Any) -> None:
+    """Store ``source``'s section ``key`` in ``build`` as it is, and hash its text."""
+    text = selectors.graph_build_section_text(source, key)
+    digest.update(text.encode())
+    GraphBuildSection.objects.create(build=build, key=key, data=EncodedJSON(text))
 
 
 def _section_store(build: GraphBuild, key: str, data: dict[str, Any], digest: Any) -> None:

@@ -60,17 +60,24 @@ def compare_context(
 
 def compare_gate(earlier: Mapping[str, Any], later: Mapping[str, Any]) -> dict[str, Any]:
     """The publishing gate of two summaries: publishable before and after, failures that
-    appeared and that went away."""
+    appeared and that went away. A check that failed in both is neither, though its figure
+    moved (builds before the gate named its checks match on the whole message)."""
     gates = [(summary.get("reliability") or {}).get("gate") or {} for summary in (earlier, later)]
-    failures = [set(gate.get("failures") or []) for gate in gates]
+    before, after = (_failures_by_check(gate) for gate in gates)
     return {
         "publishable": {
             "before": gates[0].get("publishable"),
             "after": gates[1].get("publishable"),
         },
-        "failures_gained": sorted(failures[1] - failures[0]),
-        "failures_lost": sorted(failures[0] - failures[1]),
+        "failures_gained": sorted(after[c] for c in after.keys() - before.keys()),
+        "failures_lost": sorted(before[c] for c in before.keys() - after.keys()),
     }
+
+
+def _failures_by_check(gate: Mapping[str, Any]) -> dict[str, str]:
+    failures = list(gate.get("failures") or [])
+    checks = list(gate.get("checks") or failures)
+    return dict(zip(checks, failures, strict=True))
 
 
 def compare_builds(

@@ -221,7 +221,8 @@ def gate_with_flags(
     if share <= limit:
         return report
     failure = f"votes from flagged raters {share:.1%} > {limit:.0%}"
-    gate = Gate(False, (*report.gate.failures, failure))
+    check = f"votes from flagged raters > {limit:.0%}"
+    gate = Gate(False, (*report.gate.failures, failure), (*report.gate.checks, check))
     return ReliabilityReport(
         report.split_half, report.votes_per_edge, report.votes_per_rater, report.heldout, gate
     )

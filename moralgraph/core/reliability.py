@@ -89,8 +89,13 @@ class GateThresholds:
 
 @dataclass(frozen=True)
 class Gate:
+    """``failures`` name each failed check with its figure; ``checks`` name the same checks
+    without figures (what a context's winner gives as reasons: those stay the same while the
+    figures move with every vote)."""
+
     publishable: bool
     failures: tuple[str, ...]
+    checks: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -276,23 +281,27 @@ def gate(
         (
             split.kappa_mean >= t.min_kappa,
             f"split-half kappa {split.kappa_mean:.3f} < {t.min_kappa}",
+            f"split-half kappa < {t.min_kappa}",
         ),
         (
             split.correlation_mean >= t.min_correlation,
             f"split-half likelihood correlation {split.correlation_mean:.3f} < {t.min_correlation}",
+            f"split-half likelihood correlation < {t.min_correlation}",
         ),
         (
             per_edge.median >= t.min_median_votes_per_edge,
             f"median votes per edge {per_edge.median} < {t.min_median_votes_per_edge}",
+            f"median votes per edge < {t.min_median_votes_per_edge}",
         ),
         (
             heldout.base_log_loss - heldout.bt_log_loss > t.min_log_loss_gain,
             f"held-out log-loss: Bradley-Terry {heldout.bt_log_loss:.4f} does not beat "
             f"base rate {heldout.base_log_loss:.4f}",
+            "held-out log-loss: Bradley-Terry does not beat the base rate",
         ),
     ]
-    failures = tuple(message for ok, message in checks if not ok)
-    return Gate(not failures, failures)
+    failed = [(failure, check) for ok, failure, check in checks if not ok]
+    return Gate(not failed, tuple(f for f, _ in failed), tuple(c for _, c in failed))
 
 
 def reliability_report(

@@ -19,7 +19,7 @@ import json
 import math
 import os
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -46,6 +46,8 @@ from .raters import gate_with_flags, quality_section
 from .reliability import GateThresholds, ReliabilityReport, reliability_report
 from .types import ANSWERS, WISER, Config, VoteArrays
 
+#: Bump when the result's shape or any section's content would change for the same votes and
+#: config: a build reuses sections only from a build of the same version.
 SCHEMA_VERSION = 1
 #: The steps of :func:`aggregate_parts` before any section is made, in order.
 STAGES = (
@@ -163,11 +165,12 @@ def _winner(
     reliability: ReliabilityReport,
     thresholds: GateThresholds,
 ) -> dict[str, Any] | None:
-    """The top PageRank value and every reason not to publish it."""
+    """The top PageRank value and every reason not to publish it (the study's failed gate
+    checks without their figures, which the reliability report gives)."""
     if not ranking:
         return None
     top = ranking[0]
-    reasons = list(reliability.gate.failures)
+    reasons = list(reliability.gate.checks)
     if len(ranking) > 1 and math.isclose(ranking[1]["score"], top["score"], rel_tol=1e-9):
         reasons.append("tied with the runner-up")
     if any(top["value"] in members for members in contested):
@@ -184,13 +187,16 @@ def _winner(
 @dataclass
 class Parts:
     """An aggregation result in pieces, made as they are read: ``head`` is everything but the
-    context sections and the global graph; ``contexts()`` yields ``(label, section)`` one
-    context at a time (its edge rows are built only then); ``overall(kept_only)`` is the
-    global section, with only kept edges if asked."""
+    context sections and the global graph; ``contexts(skip)`` yields ``(label, section)`` one
+    context at a time (its edge rows are built only then), with None for the section of a
+    label whose text is in ``skip`` (a caller that has that section already); ``heads`` holds
+    every context's section but its edge rows; ``overall(kept_only)`` is the global section,
+    with only kept edges if asked."""
 
     head: dict[str, Any]
-    contexts: Callable[[], Iterator[tuple[str, dict[str, Any]]]]
+    contexts: Callable[..., Iterator[tuple[Any, dict[str, Any] | None]]]
     overall: Callable[[bool], dict[str, Any]]
+    heads: dict[Any, dict[str, Any]] = field(default_factory=dict)
     #: Context label -> digest of its votes (:func:`.inputs.context_fingerprints`), if made.
     inputs: dict[str, str] = field(default_factory=dict)
     #: Labels (as text) of the contexts whose intervals were bootstrapped in this build, and
@@ -283,7 +289,7 @@ def _parts(
     if quality is not None:
         reliability = gate_with_flags(reliability, quality["flagged_share"], thresholds)
     bt = _bt_by_context(fit, intervals, votes)
-    contexts = _context_sections(votes, config, bt, reliability, thresholds, groups)
+    heads, contexts = _context_sections(votes, config, bt, reliability, thresholds, groups)
     head = {
         "schema_version": SCHEMA_VERSION,
         "config": config.to_dict(),
@@ -306,6 +312,7 @@ def _parts(
         head,
         contexts,
         lambda kept_only: _global_section(votes, config, groups, kept_only),
+        heads=heads,
         bootstrapped=bootstrapped,
         kept=reused,
     )
@@ -396,11 +403,12 @@ def _context_sections(
     reliability: ReliabilityReport,
     thresholds: GateThresholds,
     groups: Mapping[str, str] | None,
-) -> Callable[[], Iterator[tuple[str, dict[str, Any]]]]:
+) -> tuple[dict[Any, dict[str, Any]], Callable[..., Iterator[tuple[Any, dict[str, Any] | None]]]]:
     """Per context: edges, PageRank ranking, Bradley-Terry, contested sets, winner.
 
-    Everything but the edge rows is made now (winners need all of it); the edge rows, by far
-    the biggest part, are made per context when the returned generator reaches it.
+    Everything but the edge rows is made now (winners need all of it) and returned first; the
+    edge rows, by far the biggest part, are made per context when the returned generator
+    reaches it, unless its label (as text) is in the generator's ``skip``.
     """
     table = summarize_edges(votes, config)
     ranking = _scores_by_context(rank_edges(table, config), votes)
@@ -422,13 +430,16 @@ def _context_sections(
     order = np.argsort(table.context, kind="stable")
     starts = np.searchsorted(table.context[order], np.arange(votes.n_contexts + 1))
 
-    def sections() -> Iterator[tuple[str, dict[str, Any]]]:
+    def sections(skip: Collection[str] = ()) -> Iterator[tuple[Any, dict[str, Any] | None]]:
         for code, label in enumerate(votes.contexts):
+            if str(label) in skip:
+                yield label, None
+                continue
             rows = order[starts[code] : starts[code + 1]]
             edges = _edge_rows(table.select(rows), votes, _take(bridging, rows), None)
             yield label, {"edges": edges, **contexts[label]}
 
-    return sections
+    return contexts, sections
 
 
 def _take(bridging: Bridging | None, rows: np.ndarray) -> Bridging | None:

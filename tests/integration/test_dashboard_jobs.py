@@ -95,7 +95,7 @@ def test_building_the_graph_stores_a_build_and_a_summary_of_it_on_the_job(staff,
     assert response.status_code == 302 and response.url == job_url
     assert (job.state, job.percent, job.error) == (Job.State.DONE, 100, "")
     summary, sections = split_result(json.loads(dumps(study_graph(study))))
-    inputs = ("context_inputs", "changed_since", "recomputed")  # the service's own
+    inputs = ("context_inputs", "changed_since", "recomputed", "section_heads", "labels_digest")
     stored = {key: value for key, value in build.summary.items() if key not in inputs}
     assert (stored, dict(build.sections.values_list("key", "data"))) == (summary, sections)
     assert job.result == {
@@ -597,6 +597,6 @@ def test_the_build_job_says_which_contexts_it_bootstrapped_and_which_it_kept(
     assert job.result["recomputed"]["bootstrapped"] == [str(graph["context"].pk)]
     page = staff.get(reverse("dashboard:job", args=[study.slug, job.pk])).content.decode()
     assert (
-        f"Bradley-Terry intervals bootstrapped for 1 context and kept from build #{first.pk} "
-        "for the other 1;" in page
-    )
+        f"Kept from build #{first.pk}: the Bradley-Terry intervals of 1 context whose votes did "
+        "not change, and 1 context section that came out the same. Bootstrapped again: 1 context."
+    ) in page

@@ -28,7 +28,7 @@ from tests.graph_support import FAST
 
 pytestmark = pytest.mark.django_db
 #: What the service adds to the summary beyond the aggregation's head: votes per context.
-INPUT_KEYS = ("context_inputs", "changed_since", "recomputed")
+INPUT_KEYS = ("context_inputs", "changed_since", "recomputed", "section_heads", "labels_digest")
 
 
 def one_more_vote(study: Study) -> None:
@@ -164,7 +164,7 @@ def test_nan_and_infinity_are_stored_as_none(study, monkeypatch):
             "spread": [1.5, float("inf"), float("-inf")],
         }
         section = {"ranking": [], "bradley_terry": [], "winner": None, "spread": [float("nan")]}
-        return Parts(head, lambda: iter([("7", section)]), lambda kept_only: {"edges": []})
+        return Parts(head, lambda skip: iter([("7", section)]), lambda kept_only: {"edges": []})
 
     monkeypatch.setattr(aggregation, "study_graph_parts", graph_with_nan)
 

@@ -1,7 +1,8 @@
 """Incremental graph builds: with an acquiescence term per context, a build keeps the
 Bradley-Terry intervals of every context no new vote touched, bootstraps only the others,
-says which it did, and stores the same graph (the same bytes, the same version) as a build
-that recomputed everything."""
+copies the stored section of every context whose section would come out the same, says
+which it did, and stores the same graph (the same bytes, the same version) as a build that
+recomputed everything."""
 
 from dataclasses import replace
 
@@ -10,7 +11,7 @@ import pytest
 from elicitation import services as elicitation_services
 from elicitation.models import Study, WisdomVote
 from moralgraph.core import section_key
-from moralgraph.models import GraphBuild, GraphBuildSection, UpgradeHypothesis
+from moralgraph.models import CanonicalValue, GraphBuild, GraphBuildSection, UpgradeHypothesis
 from moralgraph.services import graph_build
 from tests.factories import voted_chain, voted_study
 from tests.graph_support import FAST
@@ -53,6 +54,7 @@ def test_a_build_bootstraps_only_the_contexts_new_votes_touched(study, two_conte
         "intervals_version": 1,
         "bootstrapped": [str(doubt.pk)],
         "kept": [str(grief.pk)],
+        "sections_copied": [str(grief.pk)],
         "kept_from": first.pk,
     }
     assert second.config["bt_alpha"] == "per_context"
@@ -134,3 +136,31 @@ def test_nothing_is_kept_from_a_build_of_an_older_interval_method(study, two_con
     build = graph_build(study=study)
 
     assert build.summary["recomputed"]["kept"] == []
+
+
+def test_an_untouched_contexts_section_is_copied_from_the_earlier_build(study, two_contexts):
+    grief, doubt = two_contexts
+    first = graph_build(study=study)
+    stored = GraphBuildSection.objects.get(build=first, key=section_key(grief.pk))
+    stored.data["edges"][0]["mark"] = "copied"  # edge rows are not compared, only copied
+    stored.save()
+    new_voter_in(study, doubt)
+
+    second = graph_build(study=study)
+
+    assert second.summary["recomputed"]["sections_copied"] == [str(grief.pk)]
+    assert sections(second)[section_key(grief.pk)]["edges"][0]["mark"] == "copied"
+    assert second.summary["contexts"][str(grief.pk)] == first.summary["contexts"][str(grief.pk)]
+
+
+def test_no_section_is_copied_after_a_value_title_changed(study, two_contexts):
+    grief, doubt = two_contexts
+    graph_build(study=study)
+    CanonicalValue.objects.filter(title="Plain facts").update(title="Only the facts")
+    new_voter_in(study, doubt)
+
+    build = graph_build(study=study)
+
+    assert build.summary["recomputed"]["sections_copied"] == []
+    assert build.summary["recomputed"]["kept"] == [str(grief.pk)]
+    assert "Only the facts" in sections(build)[section_key(grief.pk)]["labels"]["values"].values()

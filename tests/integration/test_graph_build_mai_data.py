@@ -64,6 +64,7 @@ def test_the_build_job_on_mai_data_keeps_the_winners_gate_and_bridging(
     assert build.summary["reliability"]["gate"] == {
         "publishable": reference["reliability"]["gate"]["publishable"],
         "failures": list(reference["reliability"]["gate"]["failures"]),
+        "checks": list(reference["reliability"]["gate"]["checks"]),
     }
     assert any(d and d[2] for d in decisions(built).values())  # bridging was computed
     for cid, section in built.items():

@@ -62,3 +62,24 @@ def test_the_gate_says_which_failures_came_and_went():
 
     assert gate["publishable"] == {"before": False, "after": True}
     assert gate["failures_lost"] == ["few votes", "kappa low"] and gate["failures_gained"] == []
+
+
+def test_a_check_that_failed_in_both_builds_is_not_gained_or_lost_though_its_figure_moved():
+    def failing(*pairs):
+        gate = {
+            "publishable": False,
+            "failures": [f for f, _ in pairs],
+            "checks": [c for _, c in pairs],
+        }
+        return {"reliability": {"gate": gate}}
+
+    earlier = failing(("split-half kappa 0.100 < 0.4", "split-half kappa < 0.4"))
+    later = failing(
+        ("split-half kappa 0.200 < 0.4", "split-half kappa < 0.4"),
+        ("median votes per edge 2.0 < 5.0", "median votes per edge < 5.0"),
+    )
+
+    gate = compare_gate(earlier, later)
+
+    assert gate["failures_gained"] == ["median votes per edge 2.0 < 5.0"]
+    assert gate["failures_lost"] == []

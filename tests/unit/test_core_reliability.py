@@ -77,6 +77,12 @@ def test_gate_lists_every_failed_threshold():
         "median votes per edge 2.0 < 5.0",
         "held-out log-loss: Bradley-Terry 0.5000 does not beat base rate 0.4500",
     )
+    assert result.checks == (  # the same checks without figures: a winner's reasons
+        "split-half kappa < 0.4",
+        "split-half likelihood correlation < 0.5",
+        "median votes per edge < 5.0",
+        "held-out log-loss: Bradley-Terry does not beat the base rate",
+    )
 
 
 def test_nan_figures_fail_the_gate():
