@@ -123,8 +123,12 @@ def add_votes(study_id: int, count: int, seed: int = 1) -> None:
     first = UpgradeHypothesis.objects.filter(study_id=study_id).order_by("context_id", "id")
     context = first.values_list("context_id", flat=True).first()
     ids = list(first.filter(context_id=context).values_list("id", flat=True))
+    known = Participant.objects.filter(study_id=study_id).count()
     people = Participant.objects.bulk_create(
-        [Participant(study_id=study_id, token=f"w{study_id}-{n}") for n in range(count // 10)]
+        [
+            Participant(study_id=study_id, token=f"w{study_id}-{known + n}")
+            for n in range(count // 10)
+        ]
     )
     votes = [
         WisdomVote(participant=person, hypothesis_id=hypothesis, answer=ANSWERS[answer])

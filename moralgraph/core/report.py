@@ -370,7 +370,10 @@ def _reliability_after_intervals(
     alone draw from generators of their own, so there is nothing to skip."""
     if isinstance(data, BTData):
         skip_draws(rng, data, fit, config.bootstrap_samples)
-    return reliability_report(votes, config, rng=rng, thresholds=thresholds, full_fit=fit)
+    workers = 2 if _beside(votes) else 1
+    return reliability_report(
+        votes, config, rng=rng, thresholds=thresholds, full_fit=fit, workers=workers
+    )
 
 
 def _algorithm(config: Config) -> str:

@@ -160,3 +160,16 @@ def test_heldout_folds_started_from_the_full_fit_predict_as_folds_fitted_from_ze
 
     assert warm.votes == cold.votes and warm.bt_accuracy == cold.bt_accuracy
     assert warm.bt_log_loss == pytest.approx(cold.bt_log_loss, abs=1e-7)
+
+
+@pytest.mark.parametrize("alpha", ["shared", "per_context"])
+def test_the_report_made_on_threads_is_the_report_made_one_step_after_another(alpha):
+    votes = mixed_study()
+    config = Config(split_half_repeats=5, folds=4, bt_alpha=alpha)
+    one = reliability_report(votes, config, rng=np.random.default_rng(11))
+
+    threaded = reliability_report(votes, config, rng=np.random.default_rng(11), workers=2)
+
+    assert threaded.to_dict() == one.to_dict()
+    other_seed = reliability_report(votes, config, rng=np.random.default_rng(12), workers=2)
+    assert other_seed.to_dict() != one.to_dict()  # the draws matter, so the check bites
