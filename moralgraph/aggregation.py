@@ -20,7 +20,7 @@ from . import loaders, selectors
 from .core import Config, FlagThresholds, GateThresholds, aggregate, flag_raters, without_raters
 from .core.by_context import INTERVALS_VERSION, Kept, separable
 from .core.inputs import context_fingerprints, contexts_changed
-from .core.raters import TimedVote
+from .core.raters import TimedColumns
 from .core.report import SCHEMA_VERSION, Parts, aggregate_parts, clean
 from .core.types import VoteArrays
 from .models import GraphBuild, RaterExclusion
@@ -177,7 +177,7 @@ def _extras(inputs: _Inputs, group_field: str) -> dict:
 
 
 def study_rater_flags(
-    study: Study, timed: list[TimedVote] | None = None
+    study: Study, timed: TimedColumns | None = None
 ) -> dict[str, tuple[str, ...]]:
     """Rater id -> flags, from the study's arrivals and timed votes (settings' thresholds);
     ``timed``: the timed votes when already read."""

@@ -31,7 +31,7 @@ from django.db.models.functions import Coalesce, Length
 from elicitation.models import Context, Impression, Participant, Study, WisdomVote
 
 from .columns import CHUNK_SIZE, query_columns, raw_chunks
-from .core.raters import RaterArrival, TimedVote
+from .core.raters import RaterArrival, TimedColumns
 from .core.types import ANSWER_CODES, ANSWERS, VoteArrays
 from .export import ContextInput, ValueInput
 from .models import CanonicalValue, RaterExclusion, UpgradeHypothesis
@@ -74,7 +74,7 @@ def study_vote_arrays(study: Study) -> tuple[VoteArrays, VoteLabels]:
 
 def study_votes(
     study: Study, *, timed: bool = True
-) -> tuple[VoteArrays, VoteLabels, list[TimedVote]]:
+) -> tuple[VoteArrays, VoteLabels, TimedColumns | None]:
     """Every wisdom vote of the study, read in one pass: as columns with the names behind the
     ids, and (``timed``) as the timed votes the rater checks read (see
     :func:`study_timed_votes`). Votes are in (context, from, to, rater, vote id) order."""
@@ -93,7 +93,7 @@ def study_votes(
         found["vote_context"],
         found["vote_answer"].astype(np.int8),
     )
-    timed_votes = _timed(raters, found, _hypothesis_chars(study)) if timed else []
+    timed_votes = _timed(found, _hypothesis_chars(study)) if timed else None
     return votes, _labels(study, votes), timed_votes
 
 
@@ -141,17 +141,18 @@ def _timing_columns() -> dict[str, Func]:
     }
 
 
-def _timed(raters: np.ndarray, found: dict[str, np.ndarray], chars: CharsById) -> list[TimedVote]:
-    shown = found["vote_shown"]
-    columns = (
-        raters.tolist(),
-        found["vote_item"].tolist(),
-        np.asarray(ANSWERS, dtype=object)[found["vote_answer"]].tolist(),
-        np.where(np.isnan(shown), None, shown).tolist(),
-        found["vote_at"].tolist(),
-        chars.of(found["vote_item"]).tolist(),
+def _timed(found: dict[str, np.ndarray], chars: CharsById) -> TimedColumns:
+    raters, rater = np.unique(found["vote_rater"], return_inverse=True)
+    return TimedColumns(
+        tuple(raters.astype(str).tolist()),
+        rater.reshape(-1),
+        found["vote_item"],
+        ANSWERS,
+        found["vote_answer"],
+        found["vote_shown"],
+        found["vote_at"],
+        chars.of(found["vote_item"]).astype(np.float64),
     )
-    return list(map(TimedVote, *columns))
 
 
 def _labels(study: Study, votes: VoteArrays) -> VoteLabels:
@@ -241,7 +242,7 @@ def study_rater_clients(study: Study) -> dict[str, str]:
     return {str(pk): client for pk, client in rows.values_list("id", "client_hash")}
 
 
-def study_timed_votes(study: Study) -> list[TimedVote]:
+def study_timed_votes(study: Study) -> TimedColumns:
     """Every vote with when its hypothesis was first shown to the voter and how long the
     shown text was (story, both values, context)."""
     return study_votes(study)[2]

@@ -17,7 +17,7 @@ Pure: records in, flags out; times are seconds (any epoch) passed in, never read
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -75,18 +75,74 @@ class TimedVote:
     shown_chars: int
 
 
+@dataclass(frozen=True, eq=False)
+class TimedColumns:
+    """Timed votes as columns, one row per :class:`TimedVote`: ``rater`` and ``answer`` as
+    codes into ``raters`` (ids as text) and ``answers``, ``item`` as integer ids or codes
+    (only equality matters), ``shown_at`` NaN where never recorded."""
+
+    raters: tuple[str, ...]
+    rater: np.ndarray
+    item: np.ndarray
+    answers: tuple[str, ...]
+    answer: np.ndarray
+    shown_at: np.ndarray
+    answered_at: np.ndarray
+    shown_chars: np.ndarray
+
+    @classmethod
+    def of(cls, votes: Iterable[TimedVote]) -> TimedColumns:
+        rows = list(votes)
+        raters, rater = _codes([v.rater_id for v in rows])
+        answers, answer = _codes([v.answer for v in rows])
+        shown = [np.nan if v.shown_at is None else v.shown_at for v in rows]
+        return cls(
+            tuple(raters),
+            rater,
+            _codes([v.item for v in rows])[1],
+            tuple(answers),
+            answer,
+            np.asarray(shown, dtype=np.float64),
+            np.asarray([v.answered_at for v in rows], dtype=np.float64),
+            np.asarray([v.shown_chars for v in rows], dtype=np.float64),
+        )
+
+    def __len__(self) -> int:
+        return len(self.rater)
+
+    def records(self) -> list[TimedVote]:
+        """The rows as :class:`TimedVote` (items as they are here)."""
+        ids = np.asarray(self.raters, dtype=object)[self.rater].tolist()
+        answers = np.asarray(self.answers, dtype=object)[self.answer].tolist()
+        shown = np.where(np.isnan(self.shown_at), None, self.shown_at).tolist()
+        columns = (self.answered_at.tolist(), self.shown_chars.astype(np.int64).tolist())
+        return list(map(TimedVote, ids, self.item.tolist(), answers, shown, *columns))
+
+
+def _codes(labels: list) -> tuple[list, np.ndarray]:
+    """Labels in order of first sight, and each row's code (labels of any hashable kind)."""
+    index: dict = {}
+    codes = np.fromiter((index.setdefault(x, len(index)) for x in labels), np.int64, len(labels))
+    return list(index), codes
+
+
+def _as_columns(votes: Iterable[TimedVote] | TimedColumns) -> TimedColumns:
+    return votes if isinstance(votes, TimedColumns) else TimedColumns.of(votes)
+
+
 def flag_raters(
     arrivals: Iterable[RaterArrival],
-    votes: Sequence[TimedVote],
+    votes: Iterable[TimedVote] | TimedColumns,
     thresholds: FlagThresholds | None = None,
 ) -> dict[str, tuple[str, ...]]:
     """Rater id -> its flags (in :data:`FLAGS` order); unflagged raters are left out."""
     t = thresholds or FlagThresholds()
+    columns = _as_columns(votes)
+    answers = _answers_by_rater(columns)
     found: dict[str, set[str]] = defaultdict(set)
-    answers = _answers_by_rater(votes)
     for flag, raters in (
         (BURST, burst_raters(arrivals, t.burst_count, t.burst_minutes * 60)),
-        (TOO_FAST, fast_raters(votes, t.reading_chars_per_second, t.fast_share)),
+        (TOO_FAST, fast_raters(columns, t.reading_chars_per_second, t.fast_share)),
         (SAME_PATTERN, _same_pattern(answers, t.pattern_min_votes, t.pattern_group)),
         (CONSTANT_ANSWER, _constant(answers, t.constant_min_votes)),
     ):
@@ -130,50 +186,85 @@ def is_too_fast(vote: TimedVote, chars_per_second: float) -> bool:
     return taken < reading_seconds(vote.shown_chars, chars_per_second)
 
 
-def fast_raters(votes: Iterable[TimedVote], chars_per_second: float, share: float) -> set[str]:
+def fast_raters(
+    votes: Iterable[TimedVote] | TimedColumns, chars_per_second: float, share: float
+) -> set[str]:
     """Raters whose votes were too fast to have been read in at least ``share`` of cases."""
-    timed: dict[str, list[bool]] = defaultdict(list)
-    for vote in votes:
-        if vote.shown_at is not None:
-            timed[vote.rater_id].append(is_too_fast(vote, chars_per_second))
-    return {r for r, fast in timed.items() if any(fast) and sum(fast) >= share * len(fast)}
+    v = _as_columns(votes)
+    timed = ~np.isnan(v.shown_at)
+    need = v.shown_chars / chars_per_second if chars_per_second > 0 else 0.0
+    fast = timed & ((v.answered_at - v.shown_at) < need)
+    n = len(v.raters)
+    counted = np.bincount(v.rater[timed], minlength=n)
+    too_fast = np.bincount(v.rater[fast], minlength=n)
+    flagged = np.flatnonzero((too_fast > 0) & (too_fast >= share * counted))
+    return {v.raters[r] for r in flagged.tolist()}
 
 
-def same_pattern_raters(votes: Iterable[TimedVote], min_votes: int, group: int) -> set[str]:
+def same_pattern_raters(
+    votes: Iterable[TimedVote] | TimedColumns, min_votes: int, group: int
+) -> set[str]:
     """Raters in a group of ``group`` or more whose (item, answer) sets are identical."""
-    return _same_pattern(_answers_by_rater(votes), min_votes, group)
+    return _same_pattern(_answers_by_rater(_as_columns(votes)), min_votes, group)
 
 
-def _same_pattern(by_rater: Answers, min_votes: int, group: int) -> set[str]:
-    by_pattern: dict[frozenset, list[str]] = defaultdict(list)
-    for rater, answers in by_rater.items():
-        if len(answers) >= min_votes:
-            by_pattern[frozenset(answers.items())].append(rater)
+def _same_pattern(answers: _Answers, min_votes: int, group: int) -> set[str]:
+    by_pattern: dict[bytes, list[str]] = defaultdict(list)
+    for rater, pairs in answers.eligible(min_votes):
+        by_pattern[pairs.tobytes()].append(rater)
     return {r for raters in by_pattern.values() if len(raters) >= group for r in raters}
 
 
-def constant_raters(votes: Iterable[TimedVote], min_votes: int) -> set[str]:
+def constant_raters(votes: Iterable[TimedVote] | TimedColumns, min_votes: int) -> set[str]:
     """Raters who gave one answer to each of ``min_votes`` or more items."""
-    return _constant(_answers_by_rater(votes), min_votes)
+    return _constant(_answers_by_rater(_as_columns(votes)), min_votes)
 
 
-def _constant(by_rater: Answers, min_votes: int) -> set[str]:
-    return {
-        rater
-        for rater, answers in by_rater.items()
-        if len(answers) >= min_votes and len(set(answers.values())) == 1
-    }
+def _constant(answers: _Answers, min_votes: int) -> set[str]:
+    low = np.minimum.reduceat(answers.answer, answers.starts) if len(answers.answer) else []
+    high = np.maximum.reduceat(answers.answer, answers.starts) if len(answers.answer) else []
+    one = (answers.sizes >= min_votes) & (np.asarray(low) == np.asarray(high))
+    return {answers.raters[r] for r in answers.rater[np.flatnonzero(one)].tolist()}
 
 
-#: Rater id -> item -> the rater's answer to it.
-Answers = dict[str, dict[int | str, str]]
+@dataclass(frozen=True, eq=False)
+class _Answers:
+    """Each rater's last answer to each item it answered: rows sorted by rater then item;
+    per rater with any (``rater``, ids in ``raters``) where its rows start, and how many."""
+
+    raters: tuple[str, ...]
+    item: np.ndarray
+    answer: np.ndarray
+    rater: np.ndarray
+    starts: np.ndarray
+    sizes: np.ndarray
+
+    def eligible(self, min_votes: int):
+        """(rater id, its (item, answer) codes as one sorted array) for raters with at
+        least ``min_votes`` items."""
+        pairs = self.item * (int(self.answer.max(initial=0)) + 1) + self.answer
+        for r, start, size in zip(
+            self.rater.tolist(), self.starts.tolist(), self.sizes.tolist(), strict=True
+        ):
+            if size >= min_votes:
+                yield self.raters[r], pairs[start : start + size]
 
 
-def _answers_by_rater(votes: Iterable[TimedVote]) -> Answers:
-    answers: Answers = defaultdict(dict)
-    for vote in votes:
-        answers[vote.rater_id][vote.item] = vote.answer
-    return answers
+def _answers_by_rater(v: TimedColumns) -> _Answers:
+    """The last vote of each (rater, item), as :class:`_Answers`."""
+    key = v.rater.astype(np.int64) * (int(v.item.max(initial=0)) + 1) + v.item
+    _, first_from_end = np.unique(key[::-1], return_index=True)  # sorted by rater, then item
+    rows = len(key) - 1 - first_from_end
+    rater = v.rater[rows]
+    starts = np.flatnonzero(np.r_[True, rater[1:] != rater[:-1]]) if len(rows) else rows
+    return _Answers(
+        v.raters,
+        v.item[rows].astype(np.int64),
+        v.answer[rows].astype(np.int64),
+        rater[starts],
+        starts,
+        np.diff(np.r_[starts, len(rows)]),
+    )
 
 
 def raters_with(flags: Mapping[str, Collection[str]], flag: str) -> set[str]:

@@ -40,7 +40,7 @@ def vote_after(study, upgrade, seconds: float, answer=WisdomVote.Answer.WISER):
 
 def test_a_timed_vote_counts_the_story_and_both_values_as_shown_text(study, upgrade):
     vote_after(study, upgrade, 60)
-    [timed] = loaders.study_timed_votes(study)
+    [timed] = loaders.study_timed_votes(study).records()
     values = "".join(
         [
             "Plain facts",
@@ -58,7 +58,7 @@ def test_a_timed_vote_counts_the_story_and_both_values_as_shown_text(study, upgr
 def test_the_first_impression_of_a_hypothesis_is_when_it_was_shown(study, upgrade):
     voter = vote_after(study, upgrade, 120)
     Impression.objects.create(participant=voter, hypothesis=upgrade)  # shown again later
-    [timed] = loaders.study_timed_votes(study)
+    [timed] = loaders.study_timed_votes(study).records()
     assert timed.answered_at - timed.shown_at == pytest.approx(120)
 
 
@@ -90,6 +90,7 @@ def test_the_build_reads_votes_once_with_the_same_timing_as_the_checks_alone(stu
 
     arrays, _, timed = loaders.study_votes(study)
 
-    alone = loaders.study_timed_votes(study)
-    assert sorted(timed, key=lambda v: v.answered_at) == sorted(alone, key=lambda v: v.answered_at)
+    alone = loaders.study_timed_votes(study).records()
+    in_order = sorted(timed.records(), key=lambda v: v.answered_at)
+    assert in_order == sorted(alone, key=lambda v: v.answered_at)
     assert arrays.n_votes == len(timed) == 3

@@ -163,3 +163,53 @@ def test_an_empty_vote_set_survives_the_filter():
     empty = without_raters(farm_votes(), {f"h{r}" for r in range(12)} | {"f0", "f1", "f2"})
     assert empty.n_votes == 0
     assert np.asarray(empty.rater).size == 0
+
+
+def reference_flags(votes, thresholds):
+    """The flags as the per-vote loops made them before the columns (no burst: no arrivals)."""
+    from collections import defaultdict
+
+    answers, timed = defaultdict(dict), defaultdict(list)
+    for v in votes:
+        answers[v.rater_id][v.item] = v.answer
+        if v.shown_at is not None:
+            need = v.shown_chars / thresholds.reading_chars_per_second
+            timed[v.rater_id].append(v.answered_at - v.shown_at < need)
+    share = thresholds.fast_share
+    fast = {r for r, f in timed.items() if any(f) and sum(f) >= share * len(f)}
+    patterns = defaultdict(list)
+    for rater, given in answers.items():
+        if len(given) >= thresholds.pattern_min_votes:
+            patterns[frozenset(given.items())].append(rater)
+    same = {
+        r for group in patterns.values() if len(group) >= thresholds.pattern_group for r in group
+    }
+    constant = {
+        r
+        for r, given in answers.items()
+        if len(given) >= thresholds.constant_min_votes and len(set(given.values())) == 1
+    }
+    found = defaultdict(set)
+    for flag, raters in ((TOO_FAST, fast), (SAME_PATTERN, same), (CONSTANT_ANSWER, constant)):
+        for rater in raters:
+            found[rater].add(flag)
+    order = (TOO_FAST, SAME_PATTERN, CONSTANT_ANSWER)
+    return {r: tuple(f for f in order if f in flags) for r, flags in sorted(found.items())}
+
+
+def test_the_flags_from_columns_are_the_flags_of_the_per_vote_rules():
+    rng = np.random.default_rng(5)
+    votes = []
+    for r in range(400):
+        kind, items = r % 4, rng.choice(30, size=int(rng.integers(1, 9)), replace=False)
+        for item in items.tolist() + items[:1].tolist():  # one item answered twice
+            answer = "wiser" if kind == 0 else ["wiser", "not_wiser", "unsure"][item % 3]
+            shown = None if rng.random() < 0.2 else float(rng.uniform(0, 100))
+            taken = 1.0 if kind == 1 else float(rng.uniform(0, 40))
+            votes.append(vote(f"r{r}", item, answer, shown, (shown or 0.0) + taken, 300))
+    thresholds = FlagThresholds(pattern_min_votes=3, pattern_group=2, constant_min_votes=4)
+
+    flags = flag_raters([], votes, thresholds)
+
+    assert flags == reference_flags(votes, thresholds)
+    assert {f for have in flags.values() for f in have} == {TOO_FAST, SAME_PATTERN, CONSTANT_ANSWER}
