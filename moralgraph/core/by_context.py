@@ -17,7 +17,7 @@ study is fitted at once (:func:`.rank.bradley_terry`) and nothing is kept.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -80,7 +80,7 @@ def intervals_by_context(
     for label, data, fit in zip(fitted.labels, fitted.data, fitted.fits, strict=True):
         stored = _stored(fit, votes, (kept or {}).get(label))
         if stored is None:
-            stored = _bootstrap(data, fit, config, context_rng(config.seed, label))
+            stored = bootstrap(data, fit, config, context_rng(config.seed, label))
             bootstrapped.append(label)
         else:
             reused.append(label)
@@ -95,8 +95,16 @@ def _context_rows(votes: VoteArrays) -> Iterator[tuple[int, np.ndarray]]:
         yield code, order[bounds[code] : bounds[code + 1]]
 
 
-def _bootstrap(data: BTData, fit: BTFit, config: Config, rng: np.random.Generator) -> BTIntervals:
-    return bt_intervals(
+def bootstrap(
+    data: BTData,
+    fit: BTFit,
+    config: Config,
+    rng: np.random.Generator,
+    method: Callable[..., BTIntervals] = bt_intervals,
+) -> BTIntervals:
+    """Intervals and P(top) of ``fit`` with ``config``'s bootstrap settings, by ``method``
+    (:func:`.intervals.bt_intervals`, or the refits of :func:`.rank.bt_bootstrap`)."""
+    return method(
         data,
         fit,
         samples=config.bootstrap_samples,

@@ -28,7 +28,14 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .bridging import Bridging, edge_bridging, winner_bridging
-from .by_context import ContextFits, Kept, fit_contexts, intervals_by_context, separable
+from .by_context import (
+    ContextFits,
+    Kept,
+    bootstrap,
+    fit_contexts,
+    intervals_by_context,
+    separable,
+)
 from .edges import GLOBAL, EdgeTable, pair_contexts, summarize_edges
 from .graph import contested_sets
 from .intervals import bt_intervals, skip_draws
@@ -338,15 +345,7 @@ def _bt_intervals(
     whose intervals were ``kept`` (only a per-context fit can keep any)."""
     if isinstance(data, ContextFits):
         return intervals_by_context(data, votes, config, kept)
-    intervals = bt_intervals(
-        data,
-        fit,
-        samples=config.bootstrap_samples,
-        rng=rng,
-        level=config.ci_level,
-        l2=config.bt_l2,
-        alpha_l2=config.bt_alpha_l2,
-    )
+    intervals = bootstrap(data, fit, config, rng, method=bt_intervals)
     return intervals, [str(label) for label in votes.contexts], []
 
 

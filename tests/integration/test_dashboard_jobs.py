@@ -559,14 +559,18 @@ def test_a_returned_message_for_a_finished_job_does_nothing(study, monkeypatch):
     assert sent == []
 
 
+def one_more_vote_in(study, context) -> None:
+    voter = elicitation_services.participant_start(study=study)
+    elicitation_services.participant_consent(participant=voter, agreed=True)
+    hypothesis = UpgradeHypothesis.objects.filter(context=context).first()
+    WisdomVote.objects.create(participant=voter, hypothesis=hypothesis, answer="wiser")
+
+
 def test_the_build_job_says_how_many_contexts_new_votes_touched(staff, study, committed):
     graph = small_graph(study)
     committed(staff.post, start_url(study), {"kind": "aggregate"})
     first = latest_graph_build(study)
-    voter = elicitation_services.participant_start(study=study)
-    elicitation_services.participant_consent(participant=voter, agreed=True)
-    hypothesis = UpgradeHypothesis.objects.filter(context=graph["context"]).first()
-    WisdomVote.objects.create(participant=voter, hypothesis=hypothesis, answer="wiser")
+    one_more_vote_in(study, graph["context"])
 
     committed(staff.post, start_url(study), {"kind": "aggregate"})
 
@@ -586,10 +590,7 @@ def test_the_build_job_says_which_contexts_it_bootstrapped_and_which_it_kept(
     voted_chain(study, ("Calm", "Candour", "Patience"), name="When the user doubts")
     committed(staff.post, start_url(study), {"kind": "aggregate"})
     first = latest_graph_build(study)
-    voter = elicitation_services.participant_start(study=study)
-    elicitation_services.participant_consent(participant=voter, agreed=True)
-    hypothesis = UpgradeHypothesis.objects.filter(context=graph["context"]).first()
-    WisdomVote.objects.create(participant=voter, hypothesis=hypothesis, answer="wiser")
+    one_more_vote_in(study, graph["context"])
 
     committed(staff.post, start_url(study), {"kind": "aggregate"})
 
