@@ -1,9 +1,9 @@
 """The whole graph build an organizer waits for, through the real service and database.
 
 A seeded synthetic study (``bench/aggregate.py``'s generator) is written to the database as
-values, contexts, hypotheses, participants and votes; then ``services.graph_build`` (load the
-votes, aggregate, store the summary and sections) runs once per path, each in a fresh child
-process so that its peak RSS is its own:
+values, contexts, hypotheses, participants, votes and one impression per vote; then
+``services.graph_build`` (load the votes, aggregate, store the summary and sections) runs once
+per path, each in a fresh child process so that its peak RSS is its own:
 
 * new: Bradley-Terry intervals and P(top) from :func:`moralgraph.core.intervals.bt_intervals`;
 * old: the build as it was before: the 200-refit :func:`moralgraph.core.rank.bt_bootstrap`,
@@ -95,7 +95,30 @@ def seed_study(label: str) -> int:
                 WisdomVote(participant_id=pair[0], hypothesis_id=pair[1], answer=ANSWERS[answer])
             )
     WisdomVote.objects.bulk_create(votes, batch_size=BATCH)
+    seed_impressions(study.pk)
     return study.pk
+
+
+def seed_impressions(study_id: int) -> None:
+    """One impression per vote that has none, as a real study has: the hypothesis shown to its
+    voter 5 to 120 s before the vote."""
+    from django.db import connection
+
+    shown = {
+        "postgresql": "v.created_at - (5 + random() * 115) * interval '1 second'",
+        "sqlite": "datetime(v.created_at, '-' || (5 + abs(random()) %% 115) || ' seconds')",
+    }[connection.vendor]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO elicitation_impression (participant_id, hypothesis_id, draw_id, "
+            "position, chosen, external_id, shown_at) "
+            f"SELECT v.participant_id, v.hypothesis_id, '', 0, false, '', {shown} "  # noqa: S608
+            "FROM elicitation_wisdomvote v JOIN moralgraph_upgradehypothesis h "
+            "ON h.id = v.hypothesis_id WHERE h.study_id = %s AND NOT EXISTS (SELECT 1 FROM "
+            "elicitation_impression i WHERE i.participant_id = v.participant_id "
+            "AND i.hypothesis_id = v.hypothesis_id)",
+            [study_id],
+        )
 
 
 def analyze() -> None:
@@ -140,6 +163,7 @@ def add_votes(study_id: int, count: int, seed: int = 1) -> None:
         )
     ]
     WisdomVote.objects.bulk_create(votes, batch_size=BATCH)
+    seed_impressions(study_id)
 
 
 def run_build(study_id: int, path: str) -> None:

@@ -20,9 +20,7 @@ from django.db.models import (
     Func,
     IntegerField,
     Min,
-    OuterRef,
     QuerySet,
-    Subquery,
     Value,
     When,
 )
@@ -93,14 +91,16 @@ def study_votes(
         found["vote_context"],
         found["vote_answer"].astype(np.int8),
     )
+    if timed:
+        found["vote_shown"] = _first_shown(study, found["vote_rater"], found["vote_item"])
     timed_votes = _timed(found, _hypothesis_chars(study)) if timed else None
     return votes, _labels(study, votes), timed_votes
 
 
 #: A vote's columns, in the order votes are sorted by (the vote's id breaks ties).
 _VOTE_COLUMNS = ("vote_context", "vote_src", "vote_dst", "vote_rater", "vote_id")
-_TIMING_COLUMNS = ("vote_item", "vote_shown", "vote_at")
-_DTYPES = {"vote_shown": "f8", "vote_at": "f8"}
+_TIMING_COLUMNS = ("vote_item", "vote_at")
+_DTYPES = {"vote_at": "f8"}
 
 
 def _vote_query(study: Study, timed: bool) -> QuerySet:
@@ -123,22 +123,31 @@ def _vote_query(study: Study, timed: bool) -> QuerySet:
 
 
 def _timing_columns() -> dict[str, Func]:
-    """When each vote's hypothesis was first shown to its voter (NaN if never recorded), and
-    when the vote came."""
-    first_shown = (
-        Impression.objects.filter(
-            participant=OuterRef("participant_id"), hypothesis=OuterRef("hypothesis_id")
-        )
+    """When each vote came (when its hypothesis was first shown is joined in afterwards: see
+    :func:`_first_shown`)."""
+    return {"vote_at": Epoch("created_at")}
+
+
+def _first_shown(study: Study, rater: np.ndarray, item: np.ndarray) -> np.ndarray:
+    """When each (rater, hypothesis) was first shown, NaN if never recorded: one grouped read
+    of the study's impressions, joined to the votes in numpy (a subquery per vote took 2.6 s
+    of a 1M-vote read with no impressions at all)."""
+    rows = (
+        Impression.objects.filter(hypothesis__study=study)
         .order_by()
-        .values("hypothesis")
-        .annotate(first=Min("shown_at"))
-        .values("first")
+        .values("participant_id", "hypothesis_id")
+        .annotate(first=Epoch(Min("shown_at")))
+        .values_list("participant_id", "hypothesis_id", "first")
     )
-    never = Value(float("nan"), output_field=FloatField())
-    return {
-        "vote_shown": Coalesce(Epoch(Subquery(first_shown)), never),
-        "vote_at": Epoch("created_at"),
-    }
+    who, what, first = query_columns(rows, ["i8", "i8", "f8"])
+    if not len(who):
+        return np.full(len(rater), np.nan)
+    width = int(max(item.max(initial=0), what.max())) + 1
+    known, wanted = who * width + what, rater * width + item
+    order = np.argsort(known)
+    known, first = known[order], first[order]
+    at = np.minimum(np.searchsorted(known, wanted), len(known) - 1)
+    return np.where(known[at] == wanted, first[at], np.nan)
 
 
 def _timed(found: dict[str, np.ndarray], chars: CharsById) -> TimedColumns:

@@ -94,3 +94,18 @@ def test_the_build_reads_votes_once_with_the_same_timing_as_the_checks_alone(stu
     in_order = sorted(timed.records(), key=lambda v: v.answered_at)
     assert in_order == sorted(alone, key=lambda v: v.answered_at)
     assert arrays.n_votes == len(timed) == 3
+
+
+def test_a_vote_is_timed_from_its_own_voters_first_impression_or_not_at_all(study, upgrade):
+    timed_voter = vote_after(study, upgrade, 30)
+    other = services.participant_consent(
+        participant=services.participant_start(study=study), agreed=True
+    )
+    WisdomVote.objects.create(participant=other, hypothesis=upgrade, answer="wiser")  # unshown
+    Impression.objects.create(participant=other, hypothesis=None)  # a card draw, not this item
+
+    by_voter = {v.rater_id: v for v in loaders.study_timed_votes(study).records()}
+
+    assert by_voter[str(other.pk)].shown_at is None
+    timed = by_voter[str(timed_voter.pk)]
+    assert timed.answered_at - timed.shown_at == pytest.approx(30)
