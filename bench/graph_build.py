@@ -99,9 +99,9 @@ def seed_study(label: str) -> int:
     return study.pk
 
 
-def seed_impressions(study_id: int) -> None:
-    """One impression per vote that has none, as a real study has: the hypothesis shown to its
-    voter 5 to 120 s before the vote."""
+def seed_impressions(study_id: int, after_vote: int = 0) -> None:
+    """One impression for each vote after ``after_vote`` (an id), as a real study has: the
+    hypothesis shown to its voter 5 to 120 s before the vote."""
     from django.db import connection
 
     shown = {
@@ -114,10 +114,8 @@ def seed_impressions(study_id: int) -> None:
             "position, chosen, external_id, shown_at) "
             f"SELECT v.participant_id, v.hypothesis_id, '', 0, false, '', {shown} "  # noqa: S608
             "FROM elicitation_wisdomvote v JOIN moralgraph_upgradehypothesis h "
-            "ON h.id = v.hypothesis_id WHERE h.study_id = %s AND NOT EXISTS (SELECT 1 FROM "
-            "elicitation_impression i WHERE i.participant_id = v.participant_id "
-            "AND i.hypothesis_id = v.hypothesis_id)",
-            [study_id],
+            "ON h.id = v.hypothesis_id WHERE h.study_id = %s AND v.id > %s",
+            [study_id, after_vote],
         )
 
 
@@ -162,8 +160,9 @@ def add_votes(study_id: int, count: int, seed: int = 1) -> None:
             strict=False,
         )
     ]
+    before = WisdomVote.objects.order_by("-id").values_list("id", flat=True).first() or 0
     WisdomVote.objects.bulk_create(votes, batch_size=BATCH)
-    seed_impressions(study_id)
+    seed_impressions(study_id, after_vote=before)
 
 
 def run_build(study_id: int, path: str) -> None:
