@@ -140,14 +140,10 @@ def _first_shown(study: Study, rater: np.ndarray, item: np.ndarray) -> np.ndarra
         .values_list("participant_id", "hypothesis_id", "first")
     )
     who, what, first = query_columns(rows, ["i8", "i8", "f8"])
-    if not len(who):
-        return np.full(len(rater), np.nan)
-    width = int(max(item.max(initial=0), what.max())) + 1
-    known, wanted = who * width + what, rater * width + item
+    width = int(max(item.max(initial=0), what.max(initial=0))) + 1
+    known = who * width + what
     order = np.argsort(known)
-    known, first = known[order], first[order]
-    at = np.minimum(np.searchsorted(known, wanted), len(known) - 1)
-    return np.where(known[at] == wanted, first[at], np.nan)
+    return _looked_up(known[order], first[order], rater * width + item, np.nan)
 
 
 def _timed(found: dict[str, np.ndarray], chars: CharsById) -> TimedColumns:
@@ -266,10 +262,15 @@ class CharsById:
 
     def of(self, ids: np.ndarray) -> np.ndarray:
         """The characters of each of ``ids`` (0 for an id not here)."""
-        if len(self.ids) == 0:
-            return np.zeros(len(ids), dtype=np.int64)
-        at = np.minimum(np.searchsorted(self.ids, ids), len(self.ids) - 1)
-        return np.where(self.ids[at] == ids, self.chars[at], 0)
+        return _looked_up(self.ids, self.chars, ids, 0)
+
+
+def _looked_up(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray, missing) -> np.ndarray:
+    """The value of each of ``wanted`` in ``keys`` (sorted), ``missing`` where it is absent."""
+    if len(keys) == 0:
+        return np.full(len(wanted), missing, dtype=np.result_type(values, type(missing)))
+    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    return np.where(keys[at] == wanted, values[at], missing)
 
 
 def _hypothesis_chars(study: Study) -> CharsById:

@@ -23,7 +23,7 @@ from elicitation.models import Context, Study, ValuesCard
 from . import aggregation, dedupe, hypotheses, moderation, section_reuse, selectors
 from .core import FLAGS, GLOBAL_SECTION, Config, dumps, section_key
 from .core.by_context import INTERVALS_VERSION
-from .core.inputs import contexts_changed
+from .core.inputs import contexts_changed, sorted_ids
 from .core.report import STAGES, Parts, clean
 from .core.store import SECTIONED, context_piece, global_piece, label_tables
 from .encoded_json import EncodedJSON
@@ -371,31 +371,42 @@ def _silent(done: int, total: int, message: str) -> None:
     return None
 
 
+#: What a build's summary holds beyond the aggregation's head (see :func:`_inputs_summary`).
+BUILD_INPUT_KEYS = (
+    "context_inputs",
+    "section_heads",
+    "labels_digest",
+    "changed_since",
+    "recomputed",
+)
+
+
 def _inputs_summary(
-    newest: GraphBuild | None, parts: Parts, copied: set[str], heads: dict[str, str]
+    newest: GraphBuild | None,
+    parts: Parts,
+    head: dict[str, Any],
+    heads: dict[str, str],
+    copied: set[str],
 ) -> dict[str, Any]:
-    """Each context's vote and section-head digests, which contexts' votes changed since
-    ``newest``, which contexts' Bradley-Terry intervals were bootstrapped here or kept from
-    ``newest``, and whose sections were copied from it."""
+    """Each context's vote and section-head digests, the titles' digest, which contexts' votes
+    changed since ``newest``, which contexts' Bradley-Terry intervals were bootstrapped here or
+    kept from ``newest``, and whose sections were copied from it."""
     before = (newest.summary.get("context_inputs") if newest is not None else None) or None
     changes = contexts_changed(before, parts.inputs) if before is not None else None
     reused = newest is not None and bool(parts.kept or copied)
     return {
         "context_inputs": parts.inputs,
         "section_heads": heads,
+        "labels_digest": section_reuse.labels_digest(head),
         "changed_since": {"build": newest.pk, **changes} if changes is not None else None,
         "recomputed": {
             "intervals_version": INTERVALS_VERSION,
             "bootstrapped": parts.bootstrapped,
             "kept": parts.kept,
-            "sections_copied": sorted(copied, key=_numeric_first),
+            "sections_copied": sorted_ids(copied),
             "kept_from": newest.pk if reused else None,
         },
     }
-
-
-def _numeric_first(key: str) -> tuple:
-    return (0, int(key), key) if key.isdigit() else (1, 0, key)
 
 
 @transaction.atomic
@@ -428,8 +439,7 @@ def _graph_build_store(
         return newest
     build.summary = {key: value for key, value in head.items() if key not in SECTIONED}
     build.summary["contexts"] = entries
-    build.summary["labels_digest"] = section_reuse.labels_digest(head)
-    build.summary.update(_inputs_summary(newest, parts, copied, heads))
+    build.summary.update(_inputs_summary(newest, parts, head, heads, copied))
     build.graph_version = version
     build.save(update_fields=["summary", "graph_version"])
     progress(total + 1, total + 1, "Built.")

@@ -128,21 +128,23 @@ def _stored(fit: BTFit, votes: VoteArrays, rows: Mapping | None) -> BTIntervals 
 
 def _joined(fits: list[BTFit]) -> BTFit:
     def column(name: str) -> np.ndarray:
-        parts = [getattr(fit, name) for fit in fits]
-        return np.concatenate(parts) if parts else np.zeros(0)
+        return _stacked(fits, name).astype(np.int64)
 
     return BTFit(
-        column("node_context").astype(np.int64),
-        column("node_value").astype(np.int64),
-        column("theta"),
-        column("alpha"),
-        column("alpha_context").astype(np.int64),
+        column("node_context"),
+        column("node_value"),
+        _stacked(fits, "theta"),
+        _stacked(fits, "alpha"),
+        column("alpha_context"),
         all(fit.converged for fit in fits),
     )
 
 
 def _joined_intervals(parts: list[BTIntervals], samples: int) -> BTIntervals:
-    def column(name: str) -> np.ndarray:
-        return np.concatenate([getattr(part, name) for part in parts]) if parts else np.zeros(0)
+    lo, hi, top = (_stacked(parts, name) for name in ("lo", "hi", "prob_top"))
+    return BTIntervals(lo, hi, top, samples)
 
-    return BTIntervals(column("lo"), column("hi"), column("prob_top"), samples)
+
+def _stacked(parts: list, name: str) -> np.ndarray:
+    """Attribute ``name`` of every part, one array after another."""
+    return np.concatenate([getattr(part, name) for part in parts]) if parts else np.zeros(0)

@@ -12,7 +12,7 @@ rater bootstrap join the contexts, and the gate is study-wide.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
@@ -58,8 +58,9 @@ def contexts_changed(
     changed = [key for key, digest in after.items() if before.get(key) != digest]
     same = [key for key, digest in after.items() if before.get(key) == digest]
     gone = [key for key in before if key not in after]
-    return {"changed": _sorted(changed), "unchanged": _sorted(same), "gone": _sorted(gone)}
+    return {"changed": sorted_ids(changed), "unchanged": sorted_ids(same), "gone": sorted_ids(gone)}
 
 
-def _sorted(keys: list[str]) -> list[str]:
+def sorted_ids(keys: Iterable[str]) -> list[str]:
+    """Context ids (as text) in numeric order, any others after them."""
     return sorted(keys, key=lambda key: (0, int(key), key) if key.isdigit() else (1, 0, key))

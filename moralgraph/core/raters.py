@@ -221,9 +221,11 @@ def constant_raters(votes: Iterable[TimedVote] | TimedColumns, min_votes: int) -
 
 
 def _constant(answers: _Answers, min_votes: int) -> set[str]:
-    low = np.minimum.reduceat(answers.answer, answers.starts) if len(answers.answer) else []
-    high = np.maximum.reduceat(answers.answer, answers.starts) if len(answers.answer) else []
-    one = (answers.sizes >= min_votes) & (np.asarray(low) == np.asarray(high))
+    if not len(answers.answer):
+        return set()
+    low = np.minimum.reduceat(answers.answer, answers.starts)
+    high = np.maximum.reduceat(answers.answer, answers.starts)
+    one = (answers.sizes >= min_votes) & (low == high)
     return {answers.raters[r] for r in answers.rater[np.flatnonzero(one)].tolist()}
 
 

@@ -25,6 +25,7 @@ from moralgraph.core import dumps, split_result
 from moralgraph.models import CanonicalValue, GraphBuild, UpgradeHypothesis
 from moralgraph.reranker import embedding
 from moralgraph.selectors import latest_graph_build
+from moralgraph.services import BUILD_INPUT_KEYS
 from tests.factories import linked_value, small_graph, voted_chain
 from tests.fakes.openai_server import Error, Reply, interviewer_responder
 
@@ -95,7 +96,7 @@ def test_building_the_graph_stores_a_build_and_a_summary_of_it_on_the_job(staff,
     assert response.status_code == 302 and response.url == job_url
     assert (job.state, job.percent, job.error) == (Job.State.DONE, 100, "")
     summary, sections = split_result(json.loads(dumps(study_graph(study))))
-    inputs = ("context_inputs", "changed_since", "recomputed", "section_heads", "labels_digest")
+    inputs = BUILD_INPUT_KEYS
     stored = {key: value for key, value in build.summary.items() if key not in inputs}
     assert (stored, dict(build.sections.values_list("key", "data"))) == (summary, sections)
     assert job.result == {

@@ -22,13 +22,13 @@ from moralgraph.selectors import (
     latest_graph_build,
     latest_graph_section,
 )
-from moralgraph.services import graph_build
+from moralgraph.services import BUILD_INPUT_KEYS, graph_build
 from tests.factories import a_new_wiser_value, voted_chain, voted_study
 from tests.graph_support import FAST
 
 pytestmark = pytest.mark.django_db
 #: What the service adds to the summary beyond the aggregation's head: votes per context.
-INPUT_KEYS = ("context_inputs", "changed_since", "recomputed", "section_heads", "labels_digest")
+INPUT_KEYS = BUILD_INPUT_KEYS
 
 
 def one_more_vote(study: Study) -> None:
